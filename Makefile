@@ -1,0 +1,47 @@
+# Two commands on a fresh Debian/Ubuntu machine with Python 3.11+:
+#   make run    set-up included; serves LoadHarness on http://127.0.0.1:8080 (SQLite under var/)
+#   make test   set-up included; ruff, mypy and every test
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+HOST ?= 127.0.0.1
+PORT ?= 8080
+STAMP := $(VENV)/.installed
+
+PACKAGES := applications/load-harness tools/fleet
+PACKAGE_FILES := applications/load-harness/pyproject.toml tools/fleet/pyproject.toml constraints.txt
+
+.PHONY: run test lint typecheck pytest bench validate clean
+
+$(STAMP): $(PACKAGE_FILES)
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -c constraints.txt \
+		-e 'applications/load-harness[test]' -e 'tools/fleet[test]'
+	touch $@
+
+run: $(STAMP)
+	mkdir -p var
+	HOST=$(HOST) PORT=$(PORT) $(BIN)/load-harness serve --host $(HOST) --port $(PORT)
+
+lint: $(STAMP)
+	$(BIN)/ruff check applications tools
+	$(BIN)/ruff format --check applications tools
+
+typecheck: $(STAMP)
+	$(BIN)/mypy applications/load-harness/src tools/fleet/src
+
+pytest: $(STAMP)
+	$(BIN)/pytest -q applications/load-harness/tests tools/fleet/tests
+
+test: lint typecheck pytest
+
+validate: $(STAMP)
+	$(BIN)/fleet validate
+
+bench: $(STAMP)
+	$(BIN)/python -m load_harness.bench
+
+clean:
+	rm -rf $(VENV) var
