@@ -1,0 +1,121 @@
+"""Options shared by `fleet cost estimate` and `fleet cost breakeven`, and how they become a Usage.
+
+Every option defaults to None, meaning "take it from the pricing file's `defaults`", so a pricing file can
+carry a whole platform shape (pricing-original-docs.yaml carries the original's).
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from enum import StrEnum
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from fleet.cost.model import Usage, usage_from_defaults
+from fleet.cost.pricing import Pricing
+
+
+class CapacityChoice(StrEnum):
+    spot = "spot"
+    on_demand = "on-demand"
+
+
+class LbChoice(StrEnum):
+    none = "none"
+    alb = "alb"
+    nlb = "nlb"
+
+
+class TaxScopeChoice(StrEnum):
+    eks_only = "eks-only"
+    all = "all"
+    none = "none"
+
+
+PricingOpt = Annotated[
+    Path | None,
+    typer.Option(
+        "--pricing", help="Pricing YAML to use instead of the packaged eu-west-2 prices.", dir_okay=False
+    ),
+]
+HoursPerDayOpt = Annotated[float | None, typer.Option(min=0, max=24, help="Running hours per day.")]
+DaysOpt = Annotated[int | None, typer.Option(min=0, max=31, help="Running days per month.")]
+HoursOpt = Annotated[
+    float | None, typer.Option(min=0, help="Total running hours; overrides hours/day x days.")
+]
+InstanceOpt = Annotated[
+    str | None, typer.Option("--instance-type", help="Node instance type, e.g. t3.large.")
+]
+CapacityOpt = Annotated[CapacityChoice | None, typer.Option(help="Spot or on-demand nodes.")]
+NodesOpt = Annotated[int | None, typer.Option(min=0, help="Number of nodes.")]
+LbOpt = Annotated[LbChoice | None, typer.Option("--lb", help="Load balancer in front of the ingress.")]
+NatGbOpt = Annotated[float | None, typer.Option(min=0, help="GB processed by the NAT gateway per month.")]
+Ipv4Opt = Annotated[
+    int | None, typer.Option(min=0, help="Public IPv4 addresses in use (default: NAT EIPs + LB addresses).")
+]
+EbsOpt = Annotated[float | None, typer.Option(min=0, help="GB of EBS gp3 attached while running.")]
+ExtendedOpt = Annotated[
+    bool, typer.Option("--extended-support", help="Price the control plane in extended support.")
+]
+TaxRateOpt = Annotated[float | None, typer.Option(min=0, max=1, help="Tax rate, e.g. 0.2 for 20 % VAT.")]
+TaxScopeOpt = Annotated[TaxScopeChoice | None, typer.Option(help="What the tax applies to.")]
+ExtraOpt = Annotated[
+    list[str] | None,
+    typer.Option("--extra", help="Another monthly item the model lacks, NAME=USD (repeatable)."),
+]
+JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")]
+
+
+def parse_extras(values: list[str] | None) -> tuple[tuple[str, float], ...]:
+    """`--extra "Route 53 zone=0.50"` -> (("Route 53 zone", 0.5),). Raises ValueError naming the bad value."""
+    out: list[tuple[str, float]] = []
+    for raw in values or []:
+        name, sep, amount = raw.rpartition("=")
+        try:
+            usd = float(amount)
+        except ValueError:
+            usd = -1.0
+        if not sep or not name.strip() or usd < 0:
+            raise ValueError(f"--extra {raw!r}: expected NAME=USD with a non-negative amount")
+        out.append((name.strip(), usd))
+    return tuple(out)
+
+
+def build_usage(
+    pricing: Pricing,
+    *,
+    hours_per_day: float | None,
+    days: int | None,
+    hours: float | None,
+    instance_type: str | None,
+    capacity: CapacityChoice | None,
+    nodes: int | None,
+    lb: LbChoice | None,
+    nat_data_gb: float | None,
+    public_ipv4: int | None,
+    ebs_gb: float | None,
+    extended_support: bool,
+    tax_rate: float | None,
+    tax_scope: TaxScopeChoice | None,
+    extra: list[str] | None,
+) -> Usage:
+    """Merge the options over the pricing file's defaults."""
+    d = pricing.defaults
+    per_day = d.hours_per_day if hours_per_day is None else hours_per_day
+    total_hours = hours if hours is not None else per_day * (d.days if days is None else days)
+    usage = usage_from_defaults(pricing, hours=total_hours, extended_support=extended_support)
+    overrides: dict[str, object] = {
+        "instance_type": instance_type,
+        "capacity": capacity.value if capacity else None,
+        "nodes": nodes,
+        "load_balancer": lb.value if lb else None,
+        "nat_data_gb": nat_data_gb,
+        "public_ipv4": public_ipv4,
+        "ebs_gb": ebs_gb,
+        "tax_rate": tax_rate,
+        "tax_scope": tax_scope.value if tax_scope else None,
+    }
+    usage = replace(usage, **{k: v for k, v in overrides.items() if v is not None})  # type: ignore[arg-type]
+    return replace(usage, extras=parse_extras(extra))
