@@ -1,0 +1,159 @@
+"""`fleet capacity`: the ENI formula and the pod budget against real manifest layouts."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from fleet.capacity import app
+from fleet.capacity.budget import scan_manifests
+from fleet.capacity.enis import load_instance_types, max_pods
+from typer.testing import CliRunner
+
+runner = CliRunner()
+
+DEPLOYMENT = """\
+apiVersion: apps/v1
+kind: Deployment
+metadata: {name: %(name)s}
+spec:
+  replicas: %(replicas)d
+  selector: {matchLabels: {app: %(name)s}}
+  template:
+    metadata: {labels: {app: %(name)s}}
+    spec: {containers: [{name: app, image: "app:1"}]}
+"""
+HPA = """\
+apiVersion: autoscaling/v2
+kind: HorizontalPodAutoscaler
+metadata: {name: %(name)s}
+spec:
+  scaleTargetRef: {apiVersion: apps/v1, kind: Deployment, name: %(name)s}
+  minReplicas: 1
+  maxReplicas: %(max)d
+"""
+
+
+@pytest.mark.parametrize(
+    ("instance_type", "expected"),
+    [
+        ("t3.small", 11),
+        ("t3.medium", 17),
+        ("t3.large", 35),
+        ("t3.micro", 4),
+        ("t3a.small", 8),
+        ("m5.large", 29),
+    ],
+)
+def test_max_pods_formula(instance_type: str, expected: int) -> None:
+    assert max_pods(load_instance_types(), instance_type).max_pods == expected
+
+
+def test_prefix_delegation_caps() -> None:
+    table = load_instance_types()
+    assert max_pods(table, "t3.large", prefix_delegation=True).max_pods == 110  # 530 uncapped
+    assert max_pods(table, "t3.micro", prefix_delegation=True).max_pods == 34  # 2 x 1 x 16 + 2, under the cap
+    assert max_pods(table, "m5.8xlarge", prefix_delegation=True).max_pods == 250  # 32 vCPUs > 30
+    assert max_pods(table, "m5.4xlarge", prefix_delegation=True).max_pods == 110  # 16 vCPUs
+
+
+def test_max_pods_cli_json_and_unknown_type() -> None:
+    result = runner.invoke(app, ["max-pods", "t3.large", "--json"])
+    assert result.exit_code == 0
+    data = json.loads(result.stdout)
+    assert data["max_pods"] == 35
+    assert data["enis"] == 3
+    assert data["ipv4_per_eni"] == 12
+    result = runner.invoke(app, ["max-pods", "t9.giant"])
+    assert result.exit_code == 2
+    assert "unknown instance type 't9.giant'" in result.stderr
+
+
+def test_max_pods_with_own_table(tmp_path: Path) -> None:
+    table = tmp_path / "types.yaml"
+    table.write_text("instance_types:\n  x9.tiny: {vcpus: 1, enis: 2, ipv4_per_eni: 3}\n")
+    result = runner.invoke(app, ["max-pods", "x9.tiny", "--instance-types", str(table), "--json"])
+    assert json.loads(result.stdout)["max_pods"] == 6
+    table.write_text("instance_types:\n  x9.tiny: {vcpus: 1, enis: 0, ipv4_per_eni: 3}\n")
+    result = runner.invoke(app, ["max-pods", "x9.tiny", "--instance-types", str(table)])
+    assert result.exit_code == 2
+    assert "enis" in result.stderr
+
+
+def budget(*args: str) -> tuple[int, dict]:
+    result = runner.invoke(app, ["budget", *args, "--json"])
+    return result.exit_code, json.loads(result.stdout)
+
+
+def test_roadmap_budget_fits_a_t3_medium_with_two_spare(tmp_path: Path) -> None:
+    # The roadmap: 5 kube-system + 5 Flux + 4 observability + 1 application = 15 of 17 on a t3.medium.
+    (tmp_path / "app.yaml").write_text(DEPLOYMENT % {"name": "web", "replicas": 1})
+    code, data = budget("--manifests", str(tmp_path), "--instance-type", "t3.medium")
+    assert code == 0
+    assert (data["system_pods"], data["workload_pods"], data["total_pods"]) == (14, 1, 15)
+    assert data["free_slots"] == 2
+    assert data["ok"] is True
+
+
+def test_hpa_max_is_the_worst_case_and_breaks_the_buffer(tmp_path: Path) -> None:
+    (tmp_path / "app.yaml").write_text(
+        DEPLOYMENT % {"name": "web", "replicas": 1} + "---\n" + HPA % {"name": "web", "max": 3}
+    )
+    code, data = budget("--manifests", str(tmp_path), "--instance-type", "t3.medium")
+    assert code == 1  # 14 + 3 = 17: no free slot left
+    assert data["workloads"][0]["pods"] == 3
+    assert "HPA" in data["workloads"][0]["basis"]
+    code, data = budget("--manifests", str(tmp_path), "--instance-type", "t3.large")
+    assert code == 0
+    assert data["free_slots"] == 35 - 17
+
+
+def test_kustomization_resources_daemonsets_and_namespaces(tmp_path: Path) -> None:
+    base = tmp_path / "app"
+    base.mkdir()
+    (base / "deploy.yaml").write_text(DEPLOYMENT % {"name": "api", "replicas": 2})
+    (base / "unused.yaml").write_text(
+        DEPLOYMENT % {"name": "ignored", "replicas": 9}
+    )  # not listed: not built
+    (base / "kustomization.yaml").write_text("namespace: applications\nresources: [deploy.yaml]\n")
+    (tmp_path / "agent.yaml").write_text(
+        "apiVersion: apps/v1\nkind: DaemonSet\nmetadata: {name: agent}\n"
+        "spec: {selector: {matchLabels: {a: b}},\n"
+        "       template: {metadata: {labels: {a: b}}, spec: {containers: []}}}\n"
+    )
+    (tmp_path / "flux.yaml").write_text(
+        DEPLOYMENT.replace("metadata: {name: %(name)s}", "metadata: {name: %(name)s, namespace: flux-system}")
+        % {"name": "source-controller", "replicas": 1}
+    )
+    (tmp_path / "kustomization.yaml").write_text("resources: [app, agent.yaml, flux.yaml, missing.yaml]\n")
+    scan = scan_manifests(tmp_path, {"flux-system"})
+    by_name = {w.name: w for w in scan.workloads}
+    assert set(by_name) == {"api", "agent", "source-controller"}
+    assert by_name["api"].namespace == "applications"
+    assert by_name["api"].pods == 2
+    assert by_name["agent"].pods == 1
+    assert by_name["source-controller"].counted is False  # the system table already counts Flux
+    assert scan.pods == 3
+    assert any("missing.yaml" in w for w in scan.warnings)
+
+
+def test_system_pod_overrides_and_bad_input(tmp_path: Path) -> None:
+    code, data = budget(
+        "--manifests", str(tmp_path), "--system-pods", "observability=0", "--system-pods", "x=2"
+    )
+    assert code == 0
+    assert {s["namespace"] for s in data["system"]} == {"kube-system", "flux-system", "x"}
+    assert data["total_pods"] == 12
+    result = runner.invoke(app, ["budget", "--manifests", str(tmp_path / "nope")])
+    assert result.exit_code == 2
+    result = runner.invoke(app, ["budget", "--manifests", str(tmp_path), "--system-pods", "bad"])
+    assert result.exit_code == 2
+
+
+def test_budget_table_output(tmp_path: Path) -> None:
+    (tmp_path / "broken.yaml").write_text("a: [unclosed\n")
+    result = runner.invoke(app, ["budget", "--manifests", str(tmp_path), "--instance-type", "t3.small"])
+    assert result.exit_code == 1  # 14 system pods do not fit in 11
+    assert "NOT ENOUGH HEADROOM" in result.stdout
+    assert "cannot parse" in result.stdout
