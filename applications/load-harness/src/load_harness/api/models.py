@@ -1,0 +1,165 @@
+"""Request and response models. Bounds come from load_harness.limits, the single source of truth.
+
+Requests are validated in strict mode: a boolean is not an integer, "5" is not a number. Unknown fields are
+rejected, so a typo such as `core` fails loudly instead of silently using a default."""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from load_harness import limits as L
+
+
+class Request(BaseModel):
+    model_config = ConfigDict(extra="forbid", strict=True, allow_inf_nan=False)
+
+
+class Response(BaseModel):
+    model_config = ConfigDict(extra="allow")
+
+
+class CpuJobRequest(Request):
+    cores: int = Field(
+        1,
+        ge=1,
+        le=L.CPU_CORES_MAX,
+        description="Burner processes; at most ceil(available cores × overcommit)",
+    )
+    duration_seconds: int = Field(
+        L.CPU_DURATION_DEFAULT_S,
+        ge=L.CPU_DURATION_MIN_S,
+        le=L.CPU_DURATION_MAX_S,
+        description="How long to burn",
+    )
+    utilization: int | None = Field(
+        None,
+        ge=L.UTILIZATION_MIN,
+        le=L.UTILIZATION_MAX,
+        description="Percent of each core to burn (of what the container may use); default 100",
+    )
+    intensity: int | None = Field(
+        None,
+        ge=L.INTENSITY_MIN,
+        le=L.INTENSITY_MAX,
+        description="Compatibility with the original: when `utilization` is absent, utilization = intensity × 10",
+    )
+
+    @property
+    def effective_utilization(self) -> int:
+        if self.utilization is not None:
+            return self.utilization
+        if self.intensity is not None:
+            return self.intensity * 10
+        return L.UTILIZATION_MAX
+
+
+class MemoryJobRequest(Request):
+    size_mb: int = Field(
+        L.MEMORY_MB_DEFAULT,
+        ge=L.MEMORY_MB_MIN,
+        le=L.MEMORY_MB_MAX,
+        description="Resident memory to hold, in MiB",
+    )
+    duration_seconds: int = Field(
+        L.MEMORY_DURATION_DEFAULT_S, ge=L.MEMORY_DURATION_MIN_S, le=L.MEMORY_DURATION_MAX_S
+    )
+
+
+class StopRequest(Request):
+    job_id: str | None = Field(
+        None, max_length=64, description="The job to stop; omit to stop all of this kind"
+    )
+
+
+class WorkRequest(Request):
+    iterations: int | None = Field(None, ge=L.ITERATIONS_MIN, le=L.ITERATIONS_MAX)
+    cpu_ms: Annotated[float, Field(ge=L.CPU_MS_MIN, le=L.CPU_MS_MAX)] | None = Field(
+        None, description="Burn exactly this much CPU time (milliseconds); exclusive with iterations"
+    )
+
+    @model_validator(mode="after")
+    def _one_measure(self) -> WorkRequest:
+        if self.iterations is not None and self.cpu_ms is not None:
+            raise ValueError("give either iterations or cpu_ms, not both")
+        return self
+
+
+class MemorySyncRequest(Request):
+    size_mb: int = Field(L.MEMORY_MB_DEFAULT, ge=L.MEMORY_MB_MIN, le=L.MEMORY_MB_MAX)
+    duration_ms: int = Field(
+        L.MEMORY_SYNC_DURATION_DEFAULT_MS, ge=L.MEMORY_SYNC_DURATION_MIN_MS, le=L.MEMORY_SYNC_DURATION_MAX_MS
+    )
+
+
+class ChaosRequest(Request):
+    fail_rate: float = Field(
+        ge=L.FAIL_RATE_MIN, le=L.FAIL_RATE_MAX, description="Share of requests answered 500"
+    )
+    latency_ms: int = Field(0, ge=0, le=L.FAIL_LATENCY_MS_MAX, description="Latency added to each request")
+    pod: str = Field("*", min_length=1, max_length=253, description="One pod's name, or * for every pod")
+
+
+class ChaosReset(Request):
+    pod: str = Field("*", min_length=1, max_length=253)
+
+
+class ListQuery(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    limit: int = Field(L.LIST_LIMIT_DEFAULT, ge=1, le=L.LIST_LIMIT_MAX)
+    status: Literal["running", "completed", "stopped", "failed", "lost"] | None = None
+
+
+class JobView(Response):
+    job_id: str
+    kind: str
+    status: str
+    pod: str
+    duration_seconds: int
+    started_at: str | None
+    completed_at: str | None
+    stopped_at: str | None
+    cpu_seconds: float | None
+    peak_rss_bytes: int | None
+
+
+class JobStarted(Response):
+    status: Literal["started"]
+    job_id: str
+    duration_seconds: int
+    message: str
+    check_status: str
+    stop_endpoint: str
+    timestamp: str
+
+
+class JobList(Response):
+    active_jobs: int
+    total_jobs: int
+    jobs: list[JobView]
+
+
+class Stopped(Response):
+    status: Literal["stopped"]
+    stopped_jobs: list[str]
+    count: int
+
+
+class WorkResult(Response):
+    status: Literal["completed"]
+    duration_ms: float
+    cpu_ms: float
+    pod_name: str
+
+
+class Health(Response):
+    status: str
+    timestamp: str
+
+
+class Problem(Response):
+    type: str
+    title: str
+    status: int
+    detail: str

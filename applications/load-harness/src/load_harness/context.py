@@ -1,0 +1,54 @@
+"""What a web worker shares between requests: settings, the store engine, limits and the work pool.
+
+Kept on `app.extensions` (not module globals) so that tests can build several apps side by side."""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+
+from flask import current_app
+from prometheus_client import CollectorRegistry
+from sqlalchemy.engine import Engine
+
+from load_harness.limits import PodLimits
+from load_harness.settings import Settings
+from load_harness.workloads.work import WorkPool, pool_size_for
+
+KEY = "load_harness"
+
+
+@dataclass
+class AppContext:
+    settings: Settings
+    engine: Engine
+    limits: PodLimits
+    registry: CollectorRegistry
+    _pool: WorkPool | None = None
+    _pool_lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def work_pool(self) -> WorkPool:
+        # Created on first use, not at start-up: cold start stays fast and idle workers hold no processes.
+        if self._pool is None:
+            with self._pool_lock:
+                if self._pool is None:
+                    self._pool = WorkPool(pool_size_for(self.limits.available_cores))
+        return self._pool
+
+    def close(self) -> None:
+        if self._pool is not None:
+            self._pool.close()
+
+
+def ctx() -> AppContext:
+    context: AppContext = current_app.extensions[KEY]
+    return context
+
+
+def iso(ts: float | None) -> str | None:
+    return None if ts is None else datetime.fromtimestamp(ts, UTC).isoformat().replace("+00:00", "Z")
+
+
+def now_iso() -> str:
+    return datetime.now(UTC).isoformat().replace("+00:00", "Z")

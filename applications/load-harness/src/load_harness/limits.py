@@ -1,0 +1,98 @@
+"""Every request limit, in one place. API validation, the dashboard's sliders and the docs read from here.
+
+Static bounds are constants. Bounds that depend on the container (cores, memory) are computed from the cgroup
+limits once per process by `current_limits()`.
+"""
+
+from __future__ import annotations
+
+import functools
+import math
+from dataclasses import asdict, dataclass
+from typing import Any
+
+from load_harness.container import read_limits
+from load_harness.settings import Settings, get_settings
+
+MIB = 1024 * 1024
+
+# CPU jobs (POST /load/cpu). The original's ranges, plus utilisation.
+CPU_CORES_MAX = 64
+CPU_DURATION_MIN_S = 1
+CPU_DURATION_MAX_S = 3600
+CPU_DURATION_DEFAULT_S = 60
+UTILIZATION_MIN = 1
+UTILIZATION_MAX = 100
+INTENSITY_MIN = 1
+INTENSITY_MAX = 10
+
+# Memory jobs (POST /load/memory).
+MEMORY_MB_MIN = 1
+MEMORY_MB_MAX = 65_536
+MEMORY_MB_DEFAULT = 50
+MEMORY_DURATION_MIN_S = 1
+MEMORY_DURATION_MAX_S = 3600
+MEMORY_DURATION_DEFAULT_S = 30
+
+# Blocking memory allocation (POST /load/memory/sync).
+MEMORY_SYNC_DURATION_MIN_MS = 1
+MEMORY_SYNC_DURATION_MAX_MS = 120_000
+MEMORY_SYNC_DURATION_DEFAULT_MS = 1000
+
+# Per-request work (POST /load/cpu/work).
+ITERATIONS_MIN = 1_000
+ITERATIONS_MAX = 10_000_000
+ITERATIONS_DEFAULT = 100_000
+CPU_MS_MIN = 0.1
+CPU_MS_MAX = 10_000.0
+WORK_TIMEOUT_S = 30.0
+
+# Chaos.
+FAIL_RATE_MIN = 0.0
+FAIL_RATE_MAX = 1.0
+FAIL_LATENCY_MS_MAX = 60_000
+
+# Listing.
+LIST_LIMIT_DEFAULT = 50
+LIST_LIMIT_MAX = 500
+
+
+@dataclass(frozen=True)
+class PodLimits:
+    """The bounds that depend on this container."""
+
+    available_cores: float
+    cpu_millicores: int
+    cores_max: int
+    cpu_budget_cores: float
+    memory_limit_mb: int | None
+    memory_max_mb: int
+    max_concurrent_jobs: int
+
+    def as_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@functools.lru_cache(maxsize=1)
+def current_limits() -> PodLimits:
+    return compute_limits(get_settings())
+
+
+def compute_limits(settings: Settings) -> PodLimits:
+    container = read_limits()
+    available = container.available_cores
+    budget = available * settings.cpu_overcommit
+    # A job may ask for as many burner processes as the budget rounds up to, so 0.5 cores still allows cores=1.
+    cores_max = max(1, min(CPU_CORES_MAX, math.ceil(budget - 1e-9)))
+    limit_mb = container.memory_limit_bytes // MIB if container.memory_limit_bytes else None
+    ceiling_mb = container.effective_memory_bytes // MIB - settings.memory_safety_mb
+    memory_max = max(MEMORY_MB_MIN, min(MEMORY_MB_MAX, ceiling_mb))
+    return PodLimits(
+        available_cores=round(available, 3),
+        cpu_millicores=container.cpu_millicores,
+        cores_max=cores_max,
+        cpu_budget_cores=round(budget, 3),
+        memory_limit_mb=limit_mb,
+        memory_max_mb=memory_max,
+        max_concurrent_jobs=settings.max_concurrent_jobs,
+    )

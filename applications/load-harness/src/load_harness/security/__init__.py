@@ -1,0 +1,1 @@
+"""Security: API key and session auth, and the response headers every page carries."""

@@ -1,0 +1,53 @@
+"""Optional API key. When API_KEY is set, every path except probes, metrics, the API docs and static files
+needs `X-API-Key: KEY`, `Authorization: Bearer KEY`, or a dashboard session. Keys are compared in constant time."""
+
+from __future__ import annotations
+
+import hmac
+
+from flask import Flask, Request, redirect, request, session, url_for
+from werkzeug.wrappers import Response as WerkzeugResponse
+
+from load_harness.api.problems import ProblemError
+
+PUBLIC_EXACT = {"/health", "/ready", "/metrics", "/openapi.json", "/apispec.json", "/ui/login"}
+PUBLIC_PREFIXES = ("/apidocs", "/static/")
+SESSION_FLAG = "authenticated"
+
+
+def key_matches(candidate: str | None, expected: str) -> bool:
+    if not candidate or not expected:
+        return False
+    return hmac.compare_digest(candidate.encode("utf-8"), expected.encode("utf-8"))
+
+
+def presented_key(req: Request) -> str | None:
+    header = req.headers.get("X-API-Key")
+    if header:
+        return header
+    auth = req.headers.get("Authorization", "")
+    scheme, _, token = auth.partition(" ")
+    if scheme.lower() == "bearer" and token:
+        return token.strip()
+    return None
+
+
+def is_public(path: str) -> bool:
+    return path in PUBLIC_EXACT or path.startswith(PUBLIC_PREFIXES)
+
+
+def install(app: Flask, api_key: str) -> None:
+    @app.before_request
+    def _require_key() -> WerkzeugResponse | None:
+        if not api_key or is_public(request.path):
+            return None
+        if key_matches(presented_key(request), api_key) or session.get(SESSION_FLAG) is True:
+            return None
+        if request.path.startswith("/ui") and "dashboard.login" in app.view_functions:
+            return redirect(url_for("dashboard.login", next=request.path))
+        raise ProblemError(
+            401,
+            "Unauthorized",
+            "this endpoint needs an API key: send X-API-Key or Authorization: Bearer",
+            kind="unauthorized",
+        )

@@ -1,0 +1,27 @@
+"""gunicorn settings and hooks. Values come from the environment that `load-harness serve` prepared."""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+from load_harness.telemetry.metrics import mark_process_dead
+
+worker_class = "gthread"
+# Enough threads that probes always find a free one while /load/cpu/work requests wait on the work pool.
+threads = int(os.environ.get("LOAD_HARNESS_THREADS", "16"))
+workers = int(os.environ.get("LOAD_HARNESS_WORKERS", "1"))
+bind = os.environ.get("LOAD_HARNESS_BIND", "127.0.0.1:8080")
+graceful_timeout = 5
+timeout = 60
+keepalive = 5
+accesslog = None
+errorlog = "-"
+loglevel = "warning"
+proc_name = "load-harness-web"
+control_socket_disable = True
+
+
+def child_exit(_server: Any, worker: Any) -> None:
+    # Keep multiprocess metric files of dead workers from being summed as live gauges.
+    mark_process_dead(worker.pid)

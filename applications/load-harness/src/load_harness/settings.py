@@ -1,0 +1,98 @@
+"""The single typed Settings object: environment variables are read here, once.
+
+The original's variable names keep working (PORT, ENVIRONMENT, APP_VERSION, API_KEY, SECRET_KEY, FAIL_RATE,
+PROMETHEUS_URL, HOSTNAME/POD_NAME). Everything else reads `get_settings()`, never `os.environ`.
+"""
+
+from __future__ import annotations
+
+import functools
+import secrets
+import socket
+from pathlib import Path
+from typing import Literal
+
+from pydantic import AliasChoices, Field, field_validator, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from load_harness import __version__
+
+REPO_VAR = Path.cwd() / "var"
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(
+        env_prefix="", case_sensitive=False, extra="ignore", populate_by_name=True
+    )
+
+    host: str = Field("127.0.0.1", description="Address to listen on")
+    port: int = Field(8080, ge=1, le=65535, description="Port to listen on")
+    environment: str = Field("local", description="`local` for a laptop, anything else for a cluster")
+    app_version: str = Field(__version__, description="Version reported by /version")
+    pod_name: str = Field(
+        default_factory=socket.gethostname,
+        validation_alias=AliasChoices("POD_NAME", "HOSTNAME"),
+        description="This pod's name (POD_NAME, else HOSTNAME); must be unique per server sharing a store",
+    )
+    namespace: str = Field("default", validation_alias=AliasChoices("POD_NAMESPACE", "NAMESPACE"))
+    database_url: str = Field("", description="SQLAlchemy URL; empty means SQLite at var/load-harness.db")
+    data_dir: Path = Field(REPO_VAR, description="Where the default SQLite database lives")
+
+    api_key: str = Field("", description="Empty disables auth")
+    api_key_file: Path | None = Field(None, description="Read API_KEY from this file (Kubernetes secrets)")
+    secret_key: str = Field("", description="Flask session key; random per start when empty")
+    trusted_proxy_hops: int = Field(0, ge=0, le=5, description="Honour X-Forwarded-* from this many proxies")
+
+    fail_rate: float = Field(0.0, ge=0.0, le=1.0, description="Chaos: share of requests answered with a 500")
+    fail_latency_ms: int = Field(0, ge=0, le=60_000, description="Chaos: latency added to each request")
+
+    cpu_overcommit: float = Field(
+        1.0, gt=0, le=8, description="Running CPU jobs may total available cores × this"
+    )
+    max_concurrent_jobs: int = Field(8, ge=1, le=256, description="Running jobs per pod, all kinds")
+    memory_safety_mb: int = Field(128, ge=0, description="Memory kept free below the container limit")
+
+    workers: int = Field(1, ge=1, le=64, validation_alias=AliasChoices("WEB_WORKERS", "WORKERS"))
+    threads: int = Field(16, ge=1, le=256, validation_alias=AliasChoices("WEB_THREADS", "THREADS"))
+    drain_seconds: float = Field(0.0, ge=0, le=5, description="On SIGTERM, report not-ready this long first")
+    supervisor_poll_seconds: float = Field(0.25, gt=0, le=10)
+    log_format: Literal["auto", "json", "text"] = Field(
+        "auto", description="auto: text when local, else JSON"
+    )
+    log_level: str = "INFO"
+
+    prometheus_url: str = Field("", description="Prometheus base URL for the observer")
+    service_url: str = Field("", description="In-cluster Service URL the driver targets by default")
+
+    @field_validator("pod_name")
+    @classmethod
+    def _pod_name_not_blank(cls, value: str) -> str:
+        return value.strip() or socket.gethostname()
+
+    @model_validator(mode="after")
+    def _resolve_secrets(self) -> Settings:
+        if self.api_key_file is not None and not self.api_key:
+            self.api_key = self.api_key_file.read_text(encoding="utf-8").strip()
+        if not self.secret_key:
+            # A random key per start is safe: sessions only need to survive one server's lifetime locally.
+            self.secret_key = secrets.token_hex(32)
+        return self
+
+    @property
+    def local_mode(self) -> bool:
+        return self.environment.lower() == "local"
+
+    @property
+    def resolved_database_url(self) -> str:
+        if self.database_url:
+            return self.database_url
+        return f"sqlite:///{self.data_dir / 'load-harness.db'}"
+
+    @property
+    def json_logs(self) -> bool:
+        return self.log_format == "json" or (self.log_format == "auto" and not self.local_mode)
+
+
+@functools.lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    return Settings()

@@ -1,0 +1,47 @@
+"""Table definitions. Times are UTC epoch seconds (floats): portable between SQLite and PostgreSQL, and easy to
+inject in tests. Alembic migrations under migrations/versions create exactly these tables."""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+
+metadata = sa.MetaData()
+
+JOB_STATUSES = ("running", "completed", "stopped", "failed", "lost")
+ACTIVE_STATUS = "running"
+
+jobs = sa.Table(
+    "jobs",
+    metadata,
+    sa.Column("id", sa.String(64), primary_key=True),
+    sa.Column("kind", sa.String(16), nullable=False),  # "cpu" | "memory"
+    sa.Column("params", sa.JSON, nullable=False),
+    sa.Column("pod", sa.String(253), nullable=False),
+    sa.Column("status", sa.String(16), nullable=False),
+    # The supervisor instance that started the processes; NULL until one claims the row.
+    sa.Column("claimed_by", sa.String(64), nullable=True),
+    sa.Column("stop_requested", sa.Boolean, nullable=False, default=False),
+    # CPU cores this job may burn (cores × utilisation, capped by the quota): what admission control adds up.
+    sa.Column("cpu_cores", sa.Float, nullable=False, default=0.0),
+    sa.Column("memory_bytes", sa.BigInteger, nullable=False, default=0),
+    sa.Column("created_at", sa.Float, nullable=False),
+    sa.Column("started_at", sa.Float, nullable=True),
+    sa.Column("deadline_at", sa.Float, nullable=False),
+    sa.Column("finished_at", sa.Float, nullable=True),
+    sa.Column("cpu_seconds", sa.Float, nullable=True),
+    sa.Column("peak_rss_bytes", sa.BigInteger, nullable=True),
+    sa.Column("error", sa.Text, nullable=True),
+    sa.Index("ix_jobs_pod_status", "pod", "status"),
+    sa.Index("ix_jobs_kind_created", "kind", "created_at"),
+)
+
+pods = sa.Table(
+    "pods",
+    metadata,
+    sa.Column("name", sa.String(253), primary_key=True),
+    sa.Column("supervisor_id", sa.String(64), nullable=True),
+    sa.Column("started_at", sa.Float, nullable=True),
+    sa.Column("heartbeat_at", sa.Float, nullable=True),
+    sa.Column("chaos_fail_rate", sa.Float, nullable=True),
+    sa.Column("chaos_latency_ms", sa.Integer, nullable=True),
+)

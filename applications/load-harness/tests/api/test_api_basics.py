@@ -1,0 +1,112 @@
+"""Compatibility endpoints, headers, auth and the OpenAPI document."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+from flask import Flask
+from flask.testing import FlaskClient
+
+
+def test_compat_endpoints(client: FlaskClient) -> None:
+    assert client.get("/health").get_json()["status"] == "healthy"
+    assert client.get("/ready").get_json()["status"] == "ready"
+    root = client.get("/").get_json()
+    assert {"message", "timestamp", "version", "environment"} <= set(root)
+    version = client.get("/version").get_json()
+    assert version["deployment"]["pod_name"] == "test-pod"
+    assert "python_version" in version["build"]
+    info = client.get("/system/info").get_json()
+    assert {"cpu_cores", "cpu_cores_physical", "memory_total_mb", "memory_available_mb"} <= set(info)
+    assert info["available_cores"] > 0
+    assert "cpu_quota_millicores" in info
+    assert "memory_limit_mb" in info
+
+
+def test_every_response_carries_pod_name_and_security_headers(client: FlaskClient) -> None:
+    for path in ("/health", "/nowhere", "/version"):
+        response = client.get(path)
+        assert response.headers["X-Pod-Name"] == "test-pod"
+        csp = response.headers["Content-Security-Policy"]
+        assert "unsafe-inline" not in csp
+        assert "frame-ancestors 'none'" in csp
+        assert response.headers["X-Content-Type-Options"] == "nosniff"
+        assert response.headers["Referrer-Policy"]
+
+
+def test_api_key_required_except_public_paths(app_factory: Callable[..., Flask]) -> None:
+    app = app_factory(api_key="s3cret")
+    client = app.test_client()
+    for public in ("/health", "/ready", "/metrics", "/openapi.json", "/apidocs"):
+        assert client.get(public).status_code == 200, public
+    denied = client.get("/version")
+    assert denied.status_code == 401
+    assert denied.mimetype == "application/problem+json"
+    assert client.get("/version", headers={"X-API-Key": "wrong"}).status_code == 401
+    assert client.get("/version", headers={"X-API-Key": "s3cret"}).status_code == 200
+    assert client.get("/version", headers={"Authorization": "Bearer s3cret"}).status_code == 200
+    assert client.post("/load/cpu", json={"cores": 1}).status_code == 401
+
+
+def test_api_key_from_file(tmp_path: Path, app_factory: Callable[..., Flask]) -> None:
+    key_file = tmp_path / "key"
+    key_file.write_text("from-file\n")
+    client = app_factory(api_key_file=key_file).test_client()
+    assert client.get("/version").status_code == 401
+    assert client.get("/version", headers={"X-API-Key": "from-file"}).status_code == 200
+
+
+def test_openapi_document_is_generated_from_models(client: FlaskClient) -> None:
+    spec = client.get("/openapi.json").get_json()
+    assert spec["openapi"].startswith("3.1")
+    cpu = spec["paths"]["/load/cpu"]["post"]
+    ref = cpu["requestBody"]["content"]["application/json"]["schema"]["$ref"]
+    schema = spec["components"]["schemas"][ref.rsplit("/", 1)[1]]
+    assert schema["properties"]["utilization"]["anyOf"][0]["maximum"] == 100
+    assert schema["additionalProperties"] is False
+    assert spec["paths"]["/health"]["get"]["security"] == []
+    assert "/jobs/{job_id}" in spec["paths"]
+
+
+def test_swagger_ui_is_vendored(client: FlaskClient) -> None:
+    page = client.get("/apidocs").get_data(as_text=True)
+    assert "cdn" not in page.lower()
+    assert "<script>" not in page  # no inline script: the CSP forbids it
+    assert client.get("/static/vendor/swagger-ui/swagger-ui-bundle.js").status_code == 200
+    assert client.get("/static/apidocs/init.js").status_code == 200
+
+
+def test_chaos_errors_and_latency_spare_probes(client: FlaskClient) -> None:
+    assert client.put("/chaos", json={"fail_rate": 1.0, "latency_ms": 0}).status_code == 200
+    assert client.get("/version").status_code == 500
+    assert client.get("/version").get_json()["type"].endswith("chaos")
+    for exempt in ("/health", "/ready", "/metrics", "/openapi.json", "/chaos"):
+        assert client.get(exempt).status_code == 200, exempt
+    assert client.delete("/chaos", json={}).status_code == 200
+    assert client.get("/version").status_code == 200
+
+
+def test_chaos_defaults_from_environment(app_factory: Callable[..., Flask]) -> None:
+    client = app_factory(fail_rate=1.0, fail_latency_ms=30).test_client()
+    chaos = client.get("/chaos").get_json()
+    assert chaos["fail_rate"] == 1.0
+    assert chaos["latency_ms"] == 30
+    assert client.get("/version").status_code == 500
+    assert client.get("/health").status_code == 200
+
+
+def test_metrics_exposes_documented_names(client: FlaskClient) -> None:
+    client.get("/version")
+    text = client.get("/metrics").get_data(as_text=True)
+    for name in (
+        "flask_http_request_total",
+        "flask_http_request_duration_seconds_bucket",
+        "load_harness_jobs_active",
+        "load_harness_cpu_cores_burning",
+        "load_harness_memory_held_bytes",
+        "load_harness_build_info",
+        "load_harness_container_cpu_limit_cores",
+    ):
+        assert name in text, name
+    assert 'path="/version"' in text

@@ -1,0 +1,39 @@
+"""Process-tree helpers for system tests: find the supervisor and its job processes under a server."""
+
+from __future__ import annotations
+
+import psutil
+
+
+def supervisor_of(serve_pid: int) -> psutil.Process:
+    for child in psutil.Process(serve_pid).children():
+        if "load_harness.supervisor" in " ".join(child.cmdline()):
+            return child
+    raise LookupError("no supervisor under the server")
+
+
+def job_processes(serve_pid: int) -> list[psutil.Process]:
+    """Burners and holders: the supervisor's children."""
+    return supervisor_of(serve_pid).children()
+
+
+def tree_pss(pid: int) -> int:
+    total = 0
+    root = psutil.Process(pid)
+    for proc in [root, *root.children(recursive=True)]:
+        try:
+            total += proc.memory_full_info().pss
+        except psutil.Error:
+            continue
+    return total
+
+
+def cpu_seconds(procs: list[psutil.Process]) -> float:
+    total = 0.0
+    for proc in procs:
+        try:
+            times = proc.cpu_times()
+            total += times.user + times.system
+        except psutil.Error:
+            continue
+    return total
