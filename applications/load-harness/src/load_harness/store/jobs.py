@@ -16,6 +16,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
 from load_harness.store.tables import ACTIVE_STATUS, jobs, pods
+from load_harness.store.upsert import insert_ignore
 
 Clock = Callable[[], float]
 ID_PREFIX = {"cpu": "job", "memory": "mem"}
@@ -123,10 +124,9 @@ def create(engine: Engine, new: NewJob, budget: Budget, clock: Clock = time.time
 
 
 def _lock_pod(conn: sa.Connection, pod: str) -> None:
-    exists = conn.execute(sa.select(pods.c.name).where(pods.c.name == pod).with_for_update()).first()
-    if exists is None:
-        conn.execute(pods.insert().values(name=pod))
-        conn.execute(sa.select(pods.c.name).where(pods.c.name == pod).with_for_update())
+    # Serialises admission per pod on PostgreSQL; SQLite's BEGIN IMMEDIATE already serialises all writers.
+    insert_ignore(conn, pods, name=pod)
+    conn.execute(sa.select(pods.c.name).where(pods.c.name == pod).with_for_update())
 
 
 def get(engine: Engine, job_id: str) -> Job | None:

@@ -9,6 +9,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
 from load_harness.store.tables import pods
+from load_harness.store.upsert import insert_ignore
 
 
 @dataclass(frozen=True)
@@ -52,6 +53,5 @@ def set_chaos(engine: Engine, pod: str, chaos: Chaos | None) -> None:
     if chaos is not None:
         values = {"chaos_fail_rate": chaos.fail_rate, "chaos_latency_ms": chaos.latency_ms}
     with engine.begin() as conn:
-        updated = conn.execute(pods.update().where(pods.c.name == pod).values(**values))
-        if not updated.rowcount:
-            conn.execute(pods.insert().values(name=pod, **values))
+        insert_ignore(conn, pods, name=pod)
+        conn.execute(pods.update().where(pods.c.name == pod).values(**values))
