@@ -1,0 +1,168 @@
+"""`fleet eks status`: support phases, deadlines, exit codes, and reading the version from Terraform."""
+
+from __future__ import annotations
+
+import json
+from datetime import date
+from pathlib import Path
+
+import pytest
+from fleet.eks import app
+from fleet.eks.calendar import load_calendar, status
+from fleet.eks.terraform import TerraformError, read_eks_config
+from typer.testing import CliRunner
+
+runner = CliRunner()
+TODAY = "2026-11-26"
+
+
+def run(*args: str) -> tuple[int, dict]:
+    result = runner.invoke(app, ["status", *args, "--json"])
+    return result.exit_code, json.loads(result.stdout) if result.stdout.strip() else {}
+
+
+def test_1_32_today_is_in_extended_support() -> None:
+    code, data = run("--version", "1.32", "--date", TODAY)
+    assert code == 1
+    assert data["support"] == "extended"
+    assert data["paying_extended_now"] is True
+    assert data["next_deadline"] == "2027-03-23"
+    assert data["days_left"] == 117
+    assert data["extended_support_extra_usd_per_month"] == 365.0  # $0.50/h x 730 h
+    assert data["recommended_version"] == "1.35"
+    assert data["upgrade_path"] == ["1.33", "1.34", "1.35"]
+
+
+def test_1_34_is_inside_the_warning_window() -> None:
+    code, data = run("--version", "1.34", "--date", TODAY)
+    assert code == 2
+    assert data["support"] == "standard"
+    assert data["days_left"] == 6
+    assert data["next_deadline"] == "2026-12-02"
+    code, _ = run("--version", "1.34", "--date", TODAY, "--warn-days", "5")
+    assert code == 0
+
+
+def test_1_35_is_fine_and_versions_normalise() -> None:
+    code, data = run("--version", "v1.35.2", "--date", TODAY)
+    assert code == 0
+    assert data["version"] == "1.35"
+    assert data["days_left"] == 121
+    assert data["upgrade_path"] == []
+
+
+def test_extended_billing_starts_on_the_end_of_standard_date() -> None:
+    calendar = load_calendar()
+    assert status(calendar, "1.32", date(2026, 3, 22)).phase == "standard"
+    assert status(calendar, "1.32", date(2026, 3, 22)).days_left == 1
+    assert status(calendar, "1.32", date(2026, 3, 23)).phase == "extended"
+    assert status(calendar, "1.32", date(2027, 3, 23)).phase == "unsupported"
+
+
+def test_past_extended_and_unknown_versions_exit_3() -> None:
+    code, data = run("--version", "1.29", "--date", TODAY)
+    assert code == 3
+    assert data["support"] == "unsupported"
+    code, data = run("--version", "1.40", "--date", TODAY)
+    assert code == 3
+    assert data["support"] == "unknown"
+    assert "not in the calendar" in data["message"]
+
+
+def test_recommendation_skips_unreleased_versions() -> None:
+    # 1.35 reached EKS on 2026-01-28; before that the newest version in standard support was 1.34.
+    assert status(load_calendar(), "1.31", date(2026, 1, 1)).recommended == "1.34"
+
+
+def test_own_calendar_and_invalid_calendar(tmp_path: Path) -> None:
+    own = tmp_path / "cal.yaml"
+    own.write_text(
+        'versions:\n  "1.35": {end_of_standard: 2027-03-27, end_of_extended: 2028-03-27}\n'
+        '  "1.36": {end_of_standard: 2027-07-28, end_of_extended: 2028-07-28}\n'
+    )
+    code, data = run("--version", "1.35", "--date", TODAY, "--calendar", str(own))
+    assert code == 0
+    assert data["recommended_version"] == "1.36"
+    own.write_text('versions:\n  "1.36": {end_of_standard: 2027-07-28, end_of_extended: 2026-07-28}\n')
+    result = runner.invoke(app, ["status", "--version", "1.36", "--calendar", str(own)])
+    assert result.exit_code == 4
+    assert "1.36" in result.stderr
+    assert "end_of_extended must be after end_of_standard" in result.stderr
+
+
+def test_bad_input_exits_4() -> None:
+    assert runner.invoke(app, ["status"]).exit_code == 4
+    assert runner.invoke(app, ["status", "--version", "1.32", "--date", "26/11/2026"]).exit_code == 4
+
+
+def write(directory: Path, name: str, text: str) -> Path:
+    directory.mkdir(parents=True, exist_ok=True)
+    (directory / name).write_text(text)
+    return directory
+
+
+MODULE = """
+module "eks" {
+  source  = "terraform-aws-modules/eks/aws"
+  version = "~> 21.0"
+  name               = "staging"
+  kubernetes_version = %s
+}
+"""
+
+
+def test_terraform_literal_and_variable_default(tmp_path: Path) -> None:
+    literal = write(tmp_path / "a", "main.tf", MODULE % '"1.32"')
+    assert read_eks_config(literal).version == "1.32"
+    via_var = write(tmp_path / "b", "main.tf", MODULE % "var.kubernetes_version")
+    write(via_var, "variables.tf", 'variable "kubernetes_version" {\n  type = string\n  default = "1.34"\n}\n')
+    config = read_eks_config(via_var)
+    assert config.version == "1.34"
+    assert config.upgrade_policy == "EXTENDED"  # nothing set: AWS's default
+    assert 'module "eks"' in config.where
+    write(via_var, "terraform.tfvars", 'kubernetes_version = "1.35"\n')
+    assert read_eks_config(via_var).version == "1.35"  # tfvars beat the default, as in Terraform
+
+
+def test_terraform_older_module_and_plain_resource(tmp_path: Path) -> None:
+    v20 = write(tmp_path / "a", "eks.tf", 'module "cluster" {\n  source = "terraform-aws-modules/eks/aws"\n'
+                                         '  cluster_version = local.k8s\n}\nlocals {\n  k8s = "1.33"\n}\n')  # fmt: skip
+    assert read_eks_config(v20).version == "1.33"
+    resource = write(
+        tmp_path / "b", "main.tf",
+        'resource "aws_eks_cluster" "this" {\n  name = "x"\n  version = "1.35"\n'
+        '  upgrade_policy {\n    support_type = "STANDARD"\n  }\n}\n',
+    )  # fmt: skip
+    config = read_eks_config(resource)
+    assert (config.version, config.upgrade_policy) == ("1.35", "STANDARD")
+
+
+def test_terraform_errors(tmp_path: Path) -> None:
+    with pytest.raises(TerraformError, match=r"no \*\.tf files"):
+        read_eks_config(write(tmp_path / "empty", "README", "x"))
+    with pytest.raises(TerraformError, match="no kubernetes_version or cluster_version set"):
+        read_eks_config(write(tmp_path / "unpinned", "main.tf", 'module "eks" {\n  source = "x"\n}\n'))
+    with pytest.raises(TerraformError, match="cannot resolve"):
+        read_eks_config(write(tmp_path / "dangling", "main.tf", MODULE % "var.missing"))
+    with pytest.raises(TerraformError, match="cannot parse HCL"):
+        read_eks_config(write(tmp_path / "broken", "main.tf", "module {{{"))
+
+
+def test_status_from_terraform(tmp_path: Path) -> None:
+    staging = write(tmp_path / "staging", "main.tf", MODULE % '"1.32"')
+    code, data = run("--from-terraform", str(staging), "--date", TODAY)
+    assert code == 1
+    assert data["version"] == "1.32"
+    assert data["terraform"]["upgrade_policy"] == "EXTENDED"
+    assert 'support_type = "STANDARD"' in data["message"]
+    result = runner.invoke(app, ["status", "--from-terraform", str(staging), "--version", "1.35"])
+    assert result.exit_code == 4  # the two sources disagree
+    result = runner.invoke(app, ["status", "--from-terraform", str(tmp_path / "nowhere")])
+    assert result.exit_code == 4
+
+
+def test_plain_output() -> None:
+    result = runner.invoke(app, ["status", "--version", "1.32", "--date", TODAY], env={"COLUMNS": "200"})
+    assert result.exit_code == 1
+    assert "EXTENDED" in result.stdout
+    assert "$365.00/month" in result.stdout
