@@ -1,0 +1,107 @@
+"""`fleet cleanup`: find (and with --apply delete) what a destroyed EKS cluster left behind."""
+
+from __future__ import annotations
+
+import re
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from fleet.cleanup.aws import Aws, AwsError, RetryPolicy
+from fleet.cleanup.deleters import apply
+from fleet.cleanup.finders import discover
+from fleet.cleanup.model import Report
+from fleet.output import emit, err_console
+
+EXIT_CLEAN = 0
+EXIT_ORPHANS_FOUND = 1
+EXIT_USAGE = 2
+EXIT_AWS_ERROR = 3
+EXIT_BLOCKED = 4
+
+# EKS cluster names: 1-100 characters, letters, digits, hyphens and underscores, starting alphanumeric.
+CLUSTER_NAME = re.compile(r"^[0-9A-Za-z][A-Za-z0-9_-]{0,99}$")
+
+HELP = """Find the AWS resources a destroyed EKS cluster left behind, and delete them with --apply.
+
+Looks at ALBs/NLBs with their listeners and target groups, ENIs, security groups, EBS volumes and
+Elastic IPs whose tags tie them to the cluster (exact key and value match; docs/fleet.md lists the tag
+rules). Dry run by default. Never touches an untagged resource or one tagged for another cluster.
+
+Exit codes: 0 nothing left (or everything deleted with --apply); 1 orphans found (dry run); 2 usage error;
+3 AWS error (credentials, permissions, throttling after retries, unreachable endpoint): nothing can be
+concluded; 4 --apply left something in place on purpose (a security group still referenced by a group that
+is not the cluster's).
+"""
+
+
+def cleanup_command(
+    cluster: str = typer.Option(..., "--cluster", help="EKS cluster name, matched exactly."),
+    region: str = typer.Option(..., "--region", help="AWS region (required: a wrong region finds nothing)."),
+    do_apply: bool = typer.Option(False, "--apply", help="Delete the orphans (default: dry run)."),
+    endpoint_url: str | None = typer.Option(None, "--endpoint-url", help="AWS endpoint, e.g. a moto_server."),
+    retry_attempts: int = typer.Option(8, "--retry-attempts", min=1, help="Tries per AWS call (throttling)."),
+    retry_delay: float = typer.Option(1.0, "--retry-base-delay", min=0.0, help="First backoff, in seconds."),
+    as_json: bool = typer.Option(False, "--json", help="Machine-readable output."),
+) -> None:
+    if not CLUSTER_NAME.match(cluster):
+        err_console.print(f"[bold red]error:[/] {cluster!r} is not a valid EKS cluster name")
+        raise typer.Exit(EXIT_USAGE)
+    policy = RetryPolicy(attempts=retry_attempts, base_delay=retry_delay, max_delay=max(20.0, retry_delay))
+    report = Report(cluster=cluster, region=region, applied=do_apply)
+    try:
+        aws = Aws(region, endpoint_url, policy)
+        report = discover(aws, cluster, region)
+        if do_apply:
+            apply(aws, report)
+    except AwsError as exc:
+        report.error = str(exc)
+    code = exit_code(report)
+    emit(report.to_json(code), lambda console: render(console, report), as_json)
+    if report.error:
+        err_console.print(f"[bold red]error:[/] {report.error}")
+    raise typer.Exit(code)
+
+
+cleanup_command.__doc__ = HELP
+
+
+def exit_code(report: Report) -> int:
+    if report.error:
+        return EXIT_AWS_ERROR
+    if report.applied:
+        return EXIT_BLOCKED if report.blocked else EXIT_CLEAN
+    return EXIT_ORPHANS_FOUND if report.orphans else EXIT_CLEAN
+
+
+def render(console: Console, report: Report) -> None:
+    where = f"cluster [bold]{report.cluster}[/] in {report.region}"
+    if report.error:
+        console.print("[red]Discovery or deletion stopped by an AWS error; the list below is incomplete.[/]")
+    if report.orphans:
+        table = Table(title=f"Orphans of {where}", title_justify="left")
+        for column in ("kind", "id", "name", "matched"):
+            table.add_column(column, overflow="fold")
+        for orphan in report.orphans:
+            table.add_row(orphan.kind, orphan.id, orphan.name, orphan.reason)
+        console.print(table)
+    elif not report.error:
+        console.print(f"No orphans of {where}.")
+    if report.skipped:
+        table = Table(title="Tagged for the cluster but left alone", title_justify="left", style="dim")
+        for column in ("kind", "id", "name", "why"):
+            table.add_column(column, overflow="fold")
+        for s in report.skipped:
+            table.add_row(s.kind, s.id, s.name, s.why)
+        console.print(table)
+    if report.applied and report.outcomes:
+        table = Table(title="--apply", title_justify="left")
+        for column in ("kind", "id", "result", "detail"):
+            table.add_column(column, overflow="fold")
+        for outcome in report.outcomes:
+            table.add_row(outcome.kind, outcome.id, outcome.result, outcome.detail)
+        console.print(table)
+    elif report.orphans and not report.applied and not report.error:
+        count = len(report.orphans)
+        console.print(f"{count} orphan(s). Dry run: nothing deleted; rerun with --apply to delete them.")

@@ -1,0 +1,145 @@
+"""Real local servers for the cleanup tests: a `moto_server` process and a tiny AWS-shaped stub.
+
+The stub answers EC2 and ELBv2 query-protocol requests with canned XML, so a test can make AWS say exactly
+"AuthFailure" or "Throttling" and count how many times the client asked.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import subprocess
+import threading
+import time
+import urllib.request
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from urllib.parse import parse_qs
+
+MOTO_SERVER = shutil.which("moto_server") or str(Path(__file__).resolve().parents[3] / ".venv/bin/moto_server")
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@contextmanager
+def moto_server(**env: str) -> Iterator[str]:
+    """Start `moto_server -H 127.0.0.1 -p PORT`, wait until it answers, yield its URL, stop it."""
+    port = free_port()
+    proc = subprocess.Popen(
+        [MOTO_SERVER, "-H", "127.0.0.1", "-p", str(port)],
+        env={**os.environ, **env},
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 20
+        while True:
+            try:
+                urllib.request.urlopen(f"{url}/moto-api/", timeout=1).close()
+                break
+            except OSError:
+                if proc.poll() is not None or time.monotonic() > deadline:
+                    raise RuntimeError(f"moto_server did not start on {url}") from None
+                time.sleep(0.1)
+        yield url
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+
+def reset_moto(url: str) -> None:
+    urllib.request.urlopen(urllib.request.Request(f"{url}/moto-api/reset", method="POST"), timeout=5).close()
+
+
+ELBV2_NS = "http://elasticloadbalancing.amazonaws.com/doc/2015-12-01/"
+EC2_NS = "http://ec2.amazonaws.com/doc/2016-11-15/"
+EMPTY_RESULTS = {
+    "DescribeLoadBalancers": "LoadBalancers",
+    "DescribeTargetGroups": "TargetGroups",
+    "DescribeNetworkInterfaces": "networkInterfaceSet",
+    "DescribeSecurityGroups": "securityGroupInfo",
+    "DescribeVolumes": "volumeSet",
+    "DescribeAddresses": "addressesSet",
+}
+
+
+def ok_empty(action: str, is_elbv2: bool) -> tuple[int, str]:
+    """A successful, empty answer to a Describe* call, in the service's XML shape."""
+    member = EMPTY_RESULTS[action]
+    if is_elbv2:
+        body = (
+            f'<{action}Response xmlns="{ELBV2_NS}"><{action}Result><{member}/></{action}Result>'
+            f"<ResponseMetadata><RequestId>stub</RequestId></ResponseMetadata></{action}Response>"
+        )
+    else:
+        body = f'<{action}Response xmlns="{EC2_NS}"><requestId>stub</requestId><{member}/></{action}Response>'
+    return 200, body
+
+
+def error(code: str, message: str, status: int, is_elbv2: bool) -> tuple[int, str]:
+    """An AWS error in the service's XML shape (ELBv2: ErrorResponse; EC2: Response/Errors)."""
+    if is_elbv2:
+        body = (
+            f'<ErrorResponse xmlns="{ELBV2_NS}"><Error><Type>Sender</Type><Code>{code}</Code>'
+            f"<Message>{message}</Message></Error><RequestId>stub</RequestId></ErrorResponse>"
+        )
+    else:
+        body = (
+            f"<Response><Errors><Error><Code>{code}</Code><Message>{message}</Message></Error></Errors>"
+            "<RequestID>stub</RequestID></Response>"
+        )
+    return status, body
+
+
+Responder = Callable[[str, bool], tuple[int, str]]
+
+
+class StubAws:
+    """An HTTP server on 127.0.0.1 answering each request with `responder(action, is_elbv2)`."""
+
+    def __init__(self, responder: Responder) -> None:
+        self.responder = responder
+        self.calls: list[str] = []
+        stub = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:
+                length = int(self.headers.get("Content-Length", "0"))
+                form = parse_qs(self.rfile.read(length).decode())
+                action = form.get("Action", ["?"])[0]
+                is_elbv2 = form.get("Version", [""])[0] == "2015-12-01"
+                stub.calls.append(action)
+                status, body = stub.responder(action, is_elbv2)
+                data = body.encode()
+                self.send_response(status)
+                self.send_header("Content-Type", "text/xml")
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
+
+            def log_message(self, *args: object) -> None:
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+
+    def __enter__(self) -> StubAws:
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.server.shutdown()
+        self.server.server_close()

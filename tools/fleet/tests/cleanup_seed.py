@@ -1,0 +1,233 @@
+"""Seed an AWS account (moto) with a destroyed cluster's orphans and with lookalikes that must survive.
+
+Used by the cleanup tests and by the script that captured the output shown in docs/fleet.md.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+
+@dataclass
+class Seeded:
+    """What was created: (kind, id) pairs that cleanup must find, must skip, and must never mention."""
+
+    orphans: set[tuple[str, str]] = field(default_factory=set)
+    skipped: set[tuple[str, str]] = field(default_factory=set)
+    survivors: set[tuple[str, str]] = field(default_factory=set)
+    vpc: str = ""
+
+
+def _spec(resource_type: str, tags: dict[str, str]) -> list[dict[str, Any]]:
+    return [{"ResourceType": resource_type, "Tags": [{"Key": k, "Value": v} for k, v in tags.items()]}]
+
+
+def _elb_tags(tags: dict[str, str]) -> list[dict[str, str]]:
+    return [{"Key": k, "Value": v} for k, v in tags.items()]
+
+
+def seed(ec2: Any, elbv2: Any, cluster: str, zone_prefix: str = "eu-west-2") -> Seeded:
+    out = Seeded()
+    vpc = ec2.create_vpc(CidrBlock="10.0.0.0/16")["Vpc"]["VpcId"]
+    out.vpc = vpc
+    subnets = [
+        ec2.create_subnet(VpcId=vpc, CidrBlock=f"10.0.{i}.0/24", AvailabilityZone=f"{zone_prefix}{az}")["Subnet"][
+            "SubnetId"
+        ]
+        for i, az in ((1, "a"), (2, "b"))
+    ]
+
+    def lb(name: str, tags: dict[str, str], kind: str = "application") -> str:
+        extra = {"Tags": _elb_tags(tags)} if tags else {}
+        arn: str = elbv2.create_load_balancer(Name=name, Subnets=subnets, Type=kind, **extra)["LoadBalancers"][0][
+            "LoadBalancerArn"
+        ]
+        return arn
+
+    def tg(name: str, tags: dict[str, str], protocol: str = "HTTP") -> str:
+        extra = {"Tags": _elb_tags(tags)} if tags else {}
+        arn: str = elbv2.create_target_group(
+            Name=name, Protocol=protocol, Port=80, VpcId=vpc, TargetType="ip", **extra
+        )["TargetGroups"][0]["TargetGroupArn"]
+        return arn
+
+    def listener(lb_arn: str, tg_arn: str, protocol: str = "HTTP", port: int = 80) -> str:
+        arn: str = elbv2.create_listener(
+            LoadBalancerArn=lb_arn,
+            Protocol=protocol,
+            Port=port,
+            DefaultActions=[{"Type": "forward", "TargetGroupArn": tg_arn}],
+        )["Listeners"][0]["ListenerArn"]
+        return arn
+
+    # --- orphans of `cluster` ---------------------------------------------------------------------------
+    alb = lb(f"k8s-{cluster}-web", {"elbv2.k8s.aws/cluster": cluster, "ingress.k8s.aws/stack": "default/web"})
+    alb_tg = tg(f"k8s-{cluster}-web-tg", {"elbv2.k8s.aws/cluster": cluster})
+    out.orphans |= {("load-balancer", alb), ("target-group", alb_tg), ("listener", listener(alb, alb_tg))}
+    nlb = lb(f"{cluster}-svc-nlb", {f"kubernetes.io/cluster/{cluster}": "owned"}, "network")
+    nlb_tg = tg(f"{cluster}-svc-untagged", {}, "TCP")  # untagged, but serves only the orphan NLB
+    nlb_listener = listener(nlb, nlb_tg, "TCP")
+    out.orphans |= {("load-balancer", nlb), ("target-group", nlb_tg), ("listener", nlb_listener)}
+
+    eni = ec2.create_network_interface(
+        SubnetId=subnets[0],
+        Description="aws-K8S-i-0123",
+        TagSpecifications=_spec("network-interface", {"cluster.k8s.amazonaws.com/name": cluster}),
+    )["NetworkInterface"]["NetworkInterfaceId"]
+    out.orphans.add(("network-interface", eni))
+
+    sg_lb = ec2.create_security_group(
+        GroupName=f"k8s-{cluster}-lb",
+        Description="LB controller backend",
+        VpcId=vpc,
+        TagSpecifications=_spec("security-group", {"elbv2.k8s.aws/cluster": cluster}),
+    )["GroupId"]
+    sg_node = ec2.create_security_group(
+        GroupName=f"eks-cluster-sg-{cluster}",
+        Description="cluster SG",
+        VpcId=vpc,
+        TagSpecifications=_spec("security-group", {f"kubernetes.io/cluster/{cluster}": "owned"}),
+    )["GroupId"]
+    # The two orphan groups reference each other, as node and LB groups do: cleanup must unlink them first.
+    for source, target in ((sg_node, sg_lb), (sg_lb, sg_node)):
+        ec2.authorize_security_group_ingress(
+            GroupId=target,
+            IpPermissions=[
+                {"IpProtocol": "tcp", "FromPort": 80, "ToPort": 80, "UserIdGroupPairs": [{"GroupId": source}]}
+            ],
+        )
+    out.orphans |= {("security-group", sg_lb), ("security-group", sg_node)}
+
+    vol = ec2.create_volume(
+        Size=8,
+        AvailabilityZone=f"{zone_prefix}a",
+        TagSpecifications=_spec(
+            "volume",
+            {
+                f"kubernetes.io/cluster/{cluster}": "owned",
+                "kubernetes.io/created-for/pvc/name": "data-postgres-0",
+                "kubernetes.io/created-for/pvc/namespace": "db",
+            },
+        ),
+    )["VolumeId"]
+    out.orphans.add(("volume", vol))
+
+    eip = ec2.allocate_address(
+        Domain="vpc", TagSpecifications=_spec("elastic-ip", {f"kubernetes.io/cluster/{cluster}": "owned"})
+    )["AllocationId"]
+    out.orphans.add(("elastic-ip", eip))
+
+    # --- lookalikes that must survive and never be listed ----------------------------------------------
+    plain_lb = lb("untagged-web", {})
+    plain_tg = tg("untagged-tg", {})
+    other_lb = lb("k8s-other-web", {"elbv2.k8s.aws/cluster": "other"})
+    near_tg = tg("near-name-tg", {"elbv2.k8s.aws/cluster": f"{cluster}-2"})
+    near_sg = ec2.create_security_group(
+        GroupName="near-name",
+        Description="cluster NAME-2",
+        VpcId=vpc,
+        TagSpecifications=_spec("security-group", {f"kubernetes.io/cluster/{cluster}-2": "owned"}),
+    )["GroupId"]
+    plain_sg = ec2.create_security_group(GroupName="untagged", Description="x", VpcId=vpc)["GroupId"]
+    near_eni = ec2.create_network_interface(
+        SubnetId=subnets[0],
+        TagSpecifications=_spec("network-interface", {"cluster.k8s.amazonaws.com/name": f"{cluster}-2"}),
+    )["NetworkInterface"]["NetworkInterfaceId"]
+    other_vol = ec2.create_volume(
+        Size=1,
+        AvailabilityZone=f"{zone_prefix}a",
+        TagSpecifications=_spec("volume", {"kubernetes.io/cluster/other": "owned"}),
+    )["VolumeId"]
+    plain_vol = ec2.create_volume(Size=1, AvailabilityZone=f"{zone_prefix}a")["VolumeId"]
+    near_eip = ec2.allocate_address(
+        Domain="vpc", TagSpecifications=_spec("elastic-ip", {"eks:cluster-name": f"{cluster}-2"})
+    )["AllocationId"]
+    plain_eip = ec2.allocate_address(Domain="vpc")["AllocationId"]
+    out.survivors |= {
+        ("load-balancer", plain_lb),
+        ("target-group", plain_tg),
+        ("load-balancer", other_lb),
+        ("target-group", near_tg),
+        ("security-group", near_sg),
+        ("security-group", plain_sg),
+        ("network-interface", near_eni),
+        ("volume", other_vol),
+        ("volume", plain_vol),
+        ("elastic-ip", near_eip),
+        ("elastic-ip", plain_eip),
+    }
+
+    # --- tagged for the cluster, but left alone on purpose (listed as skipped) -------------------------
+    # moto does not check the AMI exists, and DescribeImages costs seconds (it loads moto's AMI catalogue).
+    instance = ec2.run_instances(ImageId="ami-12c6146b", MinCount=1, MaxCount=1, SubnetId=subnets[0])["Instances"][0]
+    busy_vol = ec2.create_volume(
+        Size=1,
+        AvailabilityZone=instance["Placement"]["AvailabilityZone"],
+        TagSpecifications=_spec("volume", {f"kubernetes.io/cluster/{cluster}": "owned"}),
+    )["VolumeId"]
+    ec2.attach_volume(VolumeId=busy_vol, InstanceId=instance["InstanceId"], Device="/dev/sdf")
+    busy_eip = ec2.allocate_address(
+        Domain="vpc", TagSpecifications=_spec("elastic-ip", {f"kubernetes.io/cluster/{cluster}": "owned"})
+    )["AllocationId"]
+    ec2.associate_address(AllocationId=busy_eip, InstanceId=instance["InstanceId"])
+    shared_sg = ec2.create_security_group(
+        GroupName="vpc-shared",
+        Description="Terraform-managed, shared with the cluster",
+        VpcId=vpc,
+        TagSpecifications=_spec("security-group", {f"kubernetes.io/cluster/{cluster}": "shared"}),
+    )["GroupId"]
+    two_clusters_vol = ec2.create_volume(
+        Size=1,
+        AvailabilityZone=f"{zone_prefix}a",
+        TagSpecifications=_spec(
+            "volume", {f"kubernetes.io/cluster/{cluster}": "owned", "kubernetes.io/cluster/other": "owned"}
+        ),
+    )["VolumeId"]
+    out.skipped |= {
+        ("volume", busy_vol),
+        ("elastic-ip", busy_eip),
+        ("security-group", shared_sg),
+        ("volume", two_clusters_vol),
+    }
+    return out
+
+
+def existing(ec2: Any, elbv2: Any) -> set[tuple[str, str]]:
+    """Every (kind, id) that exists now, for before/after comparisons."""
+    found: set[tuple[str, str]] = set()
+    found |= {("load-balancer", x["LoadBalancerArn"]) for x in elbv2.describe_load_balancers()["LoadBalancers"]}
+    found |= {("target-group", x["TargetGroupArn"]) for x in elbv2.describe_target_groups()["TargetGroups"]}
+    for lb in elbv2.describe_load_balancers()["LoadBalancers"]:
+        listeners = elbv2.describe_listeners(LoadBalancerArn=lb["LoadBalancerArn"])["Listeners"]
+        found |= {("listener", x["ListenerArn"]) for x in listeners}
+    enis = ec2.describe_network_interfaces()["NetworkInterfaces"]
+    found |= {("network-interface", x["NetworkInterfaceId"]) for x in enis}
+    found |= {("security-group", x["GroupId"]) for x in ec2.describe_security_groups()["SecurityGroups"]}
+    found |= {("volume", x["VolumeId"]) for x in ec2.describe_volumes()["Volumes"]}
+    found |= {("elastic-ip", x["AllocationId"]) for x in ec2.describe_addresses()["Addresses"]}
+    return found
+
+
+def fake_credentials(monkeypatch: Any) -> None:
+    """Point boto3 at dummy credentials and away from any real profile or config file."""
+    for name in ("AWS_PROFILE", "AWS_SESSION_TOKEN", "AWS_SECURITY_TOKEN", "AWS_DEFAULT_PROFILE"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
+    monkeypatch.setenv("AWS_CONFIG_FILE", "/nonexistent/aws-config")
+    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", "/nonexistent/aws-credentials")
+    monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
+    # moto builds thousands of sample AMIs per EC2 backend otherwise (half a second per test).
+    monkeypatch.setenv("MOTO_EC2_LOAD_DEFAULT_AMIS", "false")
+
+
+def run_cleanup(*args: str) -> Any:
+    """Invoke `fleet cleanup` in-process, as the CLI wires it, and return click's Result."""
+    import typer
+    from fleet.cleanup import cleanup_command
+    from typer.testing import CliRunner
+
+    app = typer.Typer()
+    app.command()(cleanup_command)
+    return CliRunner().invoke(app, list(args))

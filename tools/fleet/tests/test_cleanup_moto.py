@@ -1,0 +1,177 @@
+"""`fleet cleanup` against moto in-process (`mock_aws`): discovery, --apply, and what must survive."""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import boto3
+import pytest
+from click.testing import Result
+from moto import mock_aws
+
+# pytest runs with --import-mode=importlib, which does not put this directory on sys.path.
+sys.path.insert(0, str(Path(__file__).parent))
+from cleanup_seed import Seeded, existing, fake_credentials, run_cleanup, seed
+
+REGION = "eu-west-2"
+CLUSTER = "staging"
+
+
+@pytest.fixture
+def aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[tuple[Any, Any]]:
+    fake_credentials(monkeypatch)
+    with mock_aws():
+        yield boto3.client("ec2", region_name=REGION), boto3.client("elbv2", region_name=REGION)
+
+
+@pytest.fixture
+def seeded(aws: tuple[Any, Any]) -> Seeded:
+    return seed(*aws, CLUSTER)
+
+
+@dataclass
+class DryRun:
+    seeded: Seeded
+    code: int
+    report: dict[str, Any]
+    human: Result
+    unchanged: bool
+
+
+@pytest.fixture(scope="module")
+def dry_run() -> DryRun:
+    """One seeded account and one dry run (JSON and human), shared by the read-only tests below."""
+    with pytest.MonkeyPatch.context() as mp, mock_aws():
+        fake_credentials(mp)
+        clients = boto3.client("ec2", region_name=REGION), boto3.client("elbv2", region_name=REGION)
+        seeded = seed(*clients, CLUSTER)
+        before = existing(*clients)
+        code, report = _cleanup()
+        human = run_cleanup("--cluster", CLUSTER, "--region", REGION)
+        result = DryRun(seeded, code, report, human, existing(*clients) == before)
+    # The mock is closed before the tests run: a still-open one would leak into the per-test mocks below.
+    return result
+
+
+def _cleanup(*extra: str) -> tuple[int, dict[str, Any]]:
+    result = run_cleanup("--cluster", CLUSTER, "--region", REGION, "--json", "--retry-base-delay", "0", *extra)
+    return result.exit_code, json.loads(result.stdout)
+
+
+def _pairs(items: list[dict[str, Any]]) -> set[tuple[str, str]]:
+    return {(i["kind"], i["id"]) for i in items}
+
+
+def test_dry_run_lists_exactly_the_orphans_and_deletes_nothing(dry_run: DryRun) -> None:
+    assert dry_run.code == 1, "orphans found in a dry run exit 1 so that CI can alert"
+    assert dry_run.report["mode"] == "dry-run"
+    assert _pairs(dry_run.report["orphans"]) == dry_run.seeded.orphans
+    assert _pairs(dry_run.report["skipped"]) == dry_run.seeded.skipped
+    assert dry_run.report["outcomes"] == []
+    assert dry_run.unchanged
+
+
+def test_every_orphan_says_which_tag_matched(dry_run: DryRun) -> None:
+    orphans = dry_run.report["orphans"]
+    reasons = {o["kind"]: o["reason"] for o in orphans}
+    assert reasons["network-interface"] == f"tag cluster.k8s.amazonaws.com/name={CLUSTER}"
+    assert reasons["volume"] == f"tag kubernetes.io/cluster/{CLUSTER}=owned (PVC db/data-postgres-0)"
+    assert reasons["elastic-ip"] == f"tag kubernetes.io/cluster/{CLUSTER}=owned"
+    assert all(o["reason"] for o in orphans)
+    listener_reasons = [o["reason"] for o in orphans if o["kind"] == "listener"]
+    assert all(r.startswith("listener of ") for r in listener_reasons)
+
+
+def test_skipped_resources_explain_why(dry_run: DryRun) -> None:
+    why = " | ".join(s["why"] for s in dry_run.report["skipped"])
+    assert "attached to i-" in why
+    assert "associated" in why
+    assert "also tagged for cluster(s) other" in why
+    assert f"kubernetes.io/cluster/{CLUSTER}=shared names the cluster" in why
+
+
+def test_human_output_lists_orphans_and_the_dry_run_hint(dry_run: DryRun) -> None:
+    assert dry_run.human.exit_code == 1
+    assert "Orphans of cluster staging in eu-west-2" in dry_run.human.stdout
+    assert "Dry run: nothing deleted" in dry_run.human.stdout
+
+
+def test_apply_deletes_orphans_and_leaves_lookalikes(aws: tuple[Any, Any], seeded: Seeded) -> None:
+    code, report = _cleanup("--apply")
+    assert code == 0, report
+    assert report["error"] is None
+    assert {(o["kind"], o["id"]) for o in report["outcomes"]} == seeded.orphans
+    assert {o["result"] for o in report["outcomes"]} == {"deleted"}
+    # Deletion follows the dependency order.
+    order = [o["kind"] for o in report["outcomes"]]
+    assert order == sorted(order, key=_order_index)
+
+    left = existing(*aws)
+    assert not (seeded.orphans & left)
+    assert seeded.survivors <= left
+    assert seeded.skipped <= left
+
+    code, report = _cleanup()
+    assert code == 0
+    assert report["orphans"] == []
+
+
+def _order_index(kind: str) -> int:
+    from fleet.cleanup.model import DELETE_ORDER
+
+    return DELETE_ORDER.index(kind)
+
+
+def test_other_cluster_is_untouched(aws: tuple[Any, Any], seeded: Seeded) -> None:
+    result = run_cleanup("--cluster", "other", "--region", REGION, "--json", "--apply")
+    report = json.loads(result.stdout)
+    deleted = _pairs(report["outcomes"])
+    assert result.exit_code == 0, report
+    assert not (deleted & (seeded.orphans | seeded.skipped))
+    # Only "other"'s own load balancer and volume; the volume tagged for both clusters stays.
+    assert deleted <= seeded.survivors
+    assert sorted(kind for kind, _ in deleted) == ["load-balancer", "volume"]
+
+
+def test_security_group_referenced_by_a_foreign_group_is_blocked_not_edited(aws: tuple[Any, Any]) -> None:
+    ec2, _ = aws
+    vpc = ec2.create_vpc(CidrBlock="10.1.0.0/16")["Vpc"]["VpcId"]
+    orphan = ec2.create_security_group(
+        GroupName="orphan",
+        Description="x",
+        VpcId=vpc,
+        TagSpecifications=[
+            {"ResourceType": "security-group", "Tags": [{"Key": "elbv2.k8s.aws/cluster", "Value": CLUSTER}]}
+        ],
+    )["GroupId"]
+    foreign = ec2.create_security_group(GroupName="bastion", Description="x", VpcId=vpc)["GroupId"]
+    rule = {"IpProtocol": "tcp", "FromPort": 22, "ToPort": 22, "UserIdGroupPairs": [{"GroupId": orphan}]}
+    ec2.authorize_security_group_ingress(GroupId=foreign, IpPermissions=[rule])
+
+    code, report = _cleanup("--apply")
+
+    assert code == 4
+    (outcome,) = report["outcomes"]
+    assert outcome["result"] == "blocked"
+    assert foreign in outcome["detail"]
+    groups = {g["GroupId"]: g for g in ec2.describe_security_groups()["SecurityGroups"]}
+    assert orphan in groups
+    pairs = groups[foreign]["IpPermissions"][0]["UserIdGroupPairs"]
+    assert [p["GroupId"] for p in pairs] == [orphan], "the foreign group's rule must be left as it was"
+
+
+def test_nothing_tagged_means_exit_zero(aws: tuple[Any, Any]) -> None:
+    code, report = _cleanup()
+    assert code == 0
+    assert report["orphans"] == report["skipped"] == []
+
+
+def test_invalid_cluster_name_is_a_usage_error() -> None:
+    result = run_cleanup("--cluster", "bad name!", "--region", REGION)
+    assert result.exit_code == 2
+    assert "not a valid EKS cluster name" in result.stderr

@@ -1,0 +1,156 @@
+"""`fleet cleanup` over real HTTP: a `moto_server` process, and a stub that answers like AWS when it refuses.
+
+These are the failures the original bash swallowed: each must exit 3 with the AWS error, never "nothing found".
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import boto3
+import pytest
+
+# pytest runs with --import-mode=importlib, which does not put this directory on sys.path.
+sys.path.insert(0, str(Path(__file__).parent))
+from aws_servers import (
+    MOTO_SERVER,
+    StubAws,
+    error,
+    moto_server,
+    ok_empty,
+    reset_moto,
+)
+from cleanup_seed import existing, fake_credentials, run_cleanup, seed
+
+REGION = "eu-west-2"
+CLUSTER = "staging"
+
+needs_moto_server = pytest.mark.skipif(
+    not os.access(MOTO_SERVER, os.X_OK),
+    reason=f"moto_server not found at {MOTO_SERVER}: install the test extra (pip install 'moto[server]')",
+)
+
+
+@pytest.fixture(scope="module")
+def server() -> Iterator[str]:
+    with moto_server(MOTO_EC2_LOAD_DEFAULT_AMIS="false") as url:
+        yield url
+
+
+@pytest.fixture
+def account(server: str, monkeypatch: pytest.MonkeyPatch) -> tuple[str, Any, Any]:
+    fake_credentials(monkeypatch)
+    reset_moto(server)
+    ec2 = boto3.client("ec2", region_name=REGION, endpoint_url=server)
+    elbv2 = boto3.client("elbv2", region_name=REGION, endpoint_url=server)
+    return server, ec2, elbv2
+
+
+def _cleanup(endpoint: str, *extra: str) -> tuple[int, dict[str, Any], str]:
+    result = run_cleanup("--cluster", CLUSTER, "--region", REGION, "--endpoint-url", endpoint, "--json", *extra)
+    return result.exit_code, json.loads(result.stdout), result.stderr
+
+
+@needs_moto_server
+def test_dry_run_then_apply_against_moto_server(account: tuple[str, Any, Any]) -> None:
+    url, ec2, elbv2 = account
+    seeded = seed(ec2, elbv2, CLUSTER)
+
+    code, report, _ = _cleanup(url)
+    assert code == 1
+    assert {(o["kind"], o["id"]) for o in report["orphans"]} == seeded.orphans
+    assert {(s["kind"], s["id"]) for s in report["skipped"]} == seeded.skipped
+
+    code, report, _ = _cleanup(url, "--apply", "--retry-base-delay", "0")
+    assert code == 0, report
+    assert {(o["kind"], o["id"]) for o in report["outcomes"]} == seeded.orphans
+    left = existing(ec2, elbv2)
+    assert not (seeded.orphans & left)
+    assert seeded.survivors | seeded.skipped <= left
+
+
+@needs_moto_server
+def test_rejected_credentials_fail_loudly(monkeypatch: pytest.MonkeyPatch) -> None:
+    """moto_server with IAM auth on (INITIAL_NO_AUTH_ACTION_COUNT=0) rejects unknown access keys."""
+    fake_credentials(monkeypatch)
+    with moto_server(INITIAL_NO_AUTH_ACTION_COUNT="0") as url:
+        code, report, stderr = _cleanup(url)
+    assert code == 3
+    assert report["orphans"] == []
+    assert "InvalidClientTokenId" in report["error"]
+    assert "DescribeLoadBalancers failed" in stderr
+    assert "nothing can be concluded" in " ".join(stderr.split())
+
+
+def test_missing_permission_on_one_kind_is_not_nothing_found(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Everything answers empty except DescribeVolumes, which is denied: the run must fail, not say clean."""
+    fake_credentials(monkeypatch)
+
+    def responder(action: str, is_elbv2: bool) -> tuple[int, str]:
+        if action == "DescribeVolumes":
+            return error("UnauthorizedOperation", "You are not authorized to perform this operation.", 403, False)
+        return ok_empty(action, is_elbv2)
+
+    with StubAws(responder) as stub:
+        code, report, stderr = _cleanup(stub.url)
+    assert code == 3
+    assert "DescribeVolumes failed: UnauthorizedOperation" in report["error"]
+    assert "DescribeVolumes failed" in stderr
+    assert stub.calls.count("DescribeVolumes") == 1, "permission errors are not retried"
+    assert "DescribeAddresses" not in stub.calls, "discovery stops at the first error"
+
+
+def test_auth_failure_from_ec2_fails_loudly(monkeypatch: pytest.MonkeyPatch) -> None:
+    fake_credentials(monkeypatch)
+
+    def responder(action: str, is_elbv2: bool) -> tuple[int, str]:
+        if is_elbv2:
+            return ok_empty(action, is_elbv2)
+        return error("AuthFailure", "AWS was not able to validate the provided access credentials", 401, False)
+
+    with StubAws(responder) as stub:
+        result = run_cleanup("--cluster", CLUSTER, "--region", REGION, "--endpoint-url", stub.url)
+    assert result.exit_code == 3
+    assert "No orphans" not in result.stdout
+    assert "AuthFailure" in result.stderr
+
+
+def test_throttling_is_retried_a_bounded_number_of_times_then_fails(monkeypatch: pytest.MonkeyPatch) -> None:
+    fake_credentials(monkeypatch)
+    with StubAws(lambda action, is_elbv2: error("Throttling", "Rate exceeded", 400, is_elbv2)) as stub:
+        code, report, stderr = _cleanup(stub.url, "--retry-attempts", "3", "--retry-base-delay", "0.01")
+    assert code == 3
+    assert stub.calls == ["DescribeLoadBalancers"] * 3
+    assert "DescribeLoadBalancers failed after 3 attempts: Throttling: Rate exceeded" in report["error"]
+    assert "kept throttling" in " ".join(stderr.split())
+
+
+def test_throttling_that_clears_up_is_survived(monkeypatch: pytest.MonkeyPatch) -> None:
+    fake_credentials(monkeypatch)
+    seen: dict[str, int] = {}
+
+    def responder(action: str, is_elbv2: bool) -> tuple[int, str]:
+        seen[action] = seen.get(action, 0) + 1
+        if seen[action] <= 2:
+            return error("RequestLimitExceeded", "Request limit exceeded.", 503, is_elbv2)
+        return ok_empty(action, is_elbv2)
+
+    with StubAws(responder) as stub:
+        code, report, _ = _cleanup(stub.url, "--retry-attempts", "3", "--retry-base-delay", "0.01")
+    assert code == 0, report
+    assert report["error"] is None
+    assert all(stub.calls.count(action) == 3 for action in set(stub.calls))
+
+
+def test_unreachable_endpoint_fails_loudly(monkeypatch: pytest.MonkeyPatch) -> None:
+    fake_credentials(monkeypatch)
+    from aws_servers import free_port
+
+    code, report, _ = _cleanup(f"http://127.0.0.1:{free_port()}")
+    assert code == 3
+    assert "EndpointConnectionError" in report["error"]
