@@ -88,10 +88,8 @@ def _started(job: job_store.Job, kind_path: str, extra: dict[str, Any]) -> tuple
     return jsonify(body), 200
 
 
-@bp.post("/load/cpu")
-@documented("Start a CPU job", body=CpuJobRequest, responses={200: JobStarted, **ERRORS}, tags=["jobs"])
-def start_cpu() -> tuple[Response, int]:
-    req = parse_body(CpuJobRequest)
+def check_cpu_request(req: CpuJobRequest) -> None:
+    """The pod-dependent bound on a valid request; raises a 422 problem. Shared with the dashboard's validation."""
     limits = ctx().limits
     if req.cores > limits.cores_max:
         raise invalid(
@@ -104,6 +102,12 @@ def start_cpu() -> tuple[Response, int]:
                 )
             ]
         )
+
+
+def start_cpu_job(req: CpuJobRequest) -> job_store.Job:
+    """Check, admit and record a CPU job; the API and the dashboard both start jobs through here."""
+    check_cpu_request(req)
+    limits = ctx().limits
     utilization = req.effective_utilization
     # P % means P % of what this container may use: a 0.5-core quota at 100 % burns 0.5 cores, not 1.
     target = min(req.cores, limits.available_cores) * utilization / 100
@@ -116,23 +120,10 @@ def start_cpu() -> tuple[Response, int]:
     new = job_store.NewJob(
         "cpu", params, ctx().settings.pod_name, req.duration_seconds, cpu_cores=round(target, 4)
     )
-    job = _admit(new)
-    return _started(
-        job,
-        "cpu",
-        {
-            "cores": req.cores,
-            "utilization": utilization,
-            "intensity": req.intensity,
-            "cpu_cores_target": job.cpu_cores,
-        },
-    )
+    return _admit(new)
 
 
-@bp.post("/load/memory")
-@documented("Start a memory job", body=MemoryJobRequest, responses={200: JobStarted, **ERRORS}, tags=["jobs"])
-def start_memory() -> tuple[Response, int]:
-    req = parse_body(MemoryJobRequest)
+def check_memory_request(req: MemoryJobRequest) -> None:
     limits = ctx().limits
     if req.size_mb > limits.memory_max_mb:
         raise invalid(
@@ -146,11 +137,39 @@ def start_memory() -> tuple[Response, int]:
                 )
             ]
         )
+
+
+def start_memory_job(req: MemoryJobRequest) -> job_store.Job:
+    check_memory_request(req)
     params = {"size_mb": req.size_mb, "duration_seconds": req.duration_seconds}
     new = job_store.NewJob(
         "memory", params, ctx().settings.pod_name, req.duration_seconds, memory_bytes=req.size_mb * MIB
     )
-    return _started(_admit(new), "memory", {"size_mb": req.size_mb})
+    return _admit(new)
+
+
+@bp.post("/load/cpu")
+@documented("Start a CPU job", body=CpuJobRequest, responses={200: JobStarted, **ERRORS}, tags=["jobs"])
+def start_cpu() -> tuple[Response, int]:
+    req = parse_body(CpuJobRequest)
+    job = start_cpu_job(req)
+    return _started(
+        job,
+        "cpu",
+        {
+            "cores": req.cores,
+            "utilization": req.effective_utilization,
+            "intensity": req.intensity,
+            "cpu_cores_target": job.cpu_cores,
+        },
+    )
+
+
+@bp.post("/load/memory")
+@documented("Start a memory job", body=MemoryJobRequest, responses={200: JobStarted, **ERRORS}, tags=["jobs"])
+def start_memory() -> tuple[Response, int]:
+    req = parse_body(MemoryJobRequest)
+    return _started(start_memory_job(req), "memory", {"size_mb": req.size_mb})
 
 
 def _status(kind: str) -> Response:
