@@ -64,7 +64,7 @@ def test_dynamic_core_bound_names_available_cores(client: FlaskClient) -> None:
 
 @pytest.mark.parametrize(
     "raw",
-    [b"{", b"not json", b'{"cores": NaN}', b'{"cores": Infinity}', b"[" * 100_000, b"\xff\xfe"],
+    [b"{", b"not json", b'{"cores": NaN}', b'{"cores": Infinity}', b"[" * 50_000, b"\xff\xfe"],
 )
 def test_malformed_json_is_400(client: FlaskClient, raw: bytes) -> None:
     response = client.post("/load/cpu", data=raw, content_type="application/json")
@@ -80,9 +80,7 @@ def test_non_object_json_is_422(client: FlaskClient, raw: bytes) -> None:
 
 
 def test_huge_body_is_refused(client: FlaskClient) -> None:
-    response = client.post(
-        "/load/cpu", data=b'{"x": "' + b"a" * 200_000 + b'"}', content_type="application/json"
-    )
+    response = client.post("/load/cpu", data=b'{"x": "' + b"a" * 200_000 + b'"}', content_type="application/json")
     assert response.status_code == 413
 
 

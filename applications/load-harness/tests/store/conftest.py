@@ -43,8 +43,18 @@ def postgres_url() -> Iterator[str]:
         runas = ["runuser", "-u", "postgres", "--"]
     subprocess.run([*runas, initdb, "-D", str(data), "-A", "trust", "-U", "lh"], check=True, capture_output=True)
     subprocess.run(
-        [*runas, pg_ctl, "-D", str(data), "-l", str(workdir / "log"), "-w", "-o",
-         f"-h 127.0.0.1 -p {port} -k {workdir}", "start"],
+        [
+            *runas,
+            pg_ctl,
+            "-D",
+            str(data),
+            "-l",
+            str(workdir / "log"),
+            "-w",
+            "-o",
+            f"-h 127.0.0.1 -p {port} -k {workdir}",
+            "start",
+        ],
         check=True,
         capture_output=True,
     )

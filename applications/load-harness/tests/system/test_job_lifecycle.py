@@ -28,9 +28,7 @@ def test_cpu_job_hits_each_utilisation_target(server: RunningServer) -> None:
     for pair in ((25, 75), (50, 100)):
         ids = []
         for target in pair:
-            response = server.post(
-                "/load/cpu", json={"cores": 1, "utilization": target, "duration_seconds": 8}
-            )
+            response = server.post("/load/cpu", json={"cores": 1, "utilization": target, "duration_seconds": 8})
             assert response.status_code == 200, response.text
             ids.append(response.json()["job_id"])
         assert wait_for(lambda: len(job_processes(server.proc.pid)) == 2)
@@ -71,16 +69,12 @@ def test_memory_job_holds_exact_pss_and_releases_fast(server: RunningServer) -> 
 def test_jobs_are_shared_between_gunicorn_workers(tmp_path: Path) -> None:
     server = start_server(tmp_path, workers=2)
     try:
-        started = requests.post(
-            server.url + "/load/cpu", json={"utilization": 10, "duration_seconds": 60}, timeout=5
-        )
+        started = requests.post(server.url + "/load/cpu", json={"utilization": 10, "duration_seconds": 60}, timeout=5)
         job_id = started.json()["job_id"]
         workers_seen = set()
         for _ in range(40):
             # A new connection each time, so gunicorn spreads the requests over both workers.
-            response = requests.get(
-                server.url + "/load/cpu/status", headers={"Connection": "close"}, timeout=5
-            )
+            response = requests.get(server.url + "/load/cpu/status", headers={"Connection": "close"}, timeout=5)
             workers_seen.add(response.headers["X-Worker-PID"])
             assert job_id in [j["job_id"] for j in response.json()["jobs"]]
         assert len(workers_seen) == 2
@@ -93,9 +87,7 @@ def test_jobs_are_shared_between_gunicorn_workers(tmp_path: Path) -> None:
 
 def test_sigkill_leaves_no_job_processes_and_next_start_marks_them_lost(tmp_path: Path) -> None:
     server = start_server(tmp_path)
-    cpu = server.post("/load/cpu", json={"cores": 1, "utilization": 50, "duration_seconds": 120}).json()[
-        "job_id"
-    ]
+    cpu = server.post("/load/cpu", json={"cores": 1, "utilization": 50, "duration_seconds": 120}).json()["job_id"]
     mem = server.post("/load/memory", json={"size_mb": 32, "duration_seconds": 120}).json()["job_id"]
     assert wait_for(lambda: len(job_processes(server.proc.pid)) == 2)
     doomed = [supervisor_of(server.proc.pid), *job_processes(server.proc.pid)]

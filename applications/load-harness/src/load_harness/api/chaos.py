@@ -10,7 +10,7 @@ import random
 import threading
 import time
 
-from flask import Blueprint, Flask, Response, jsonify, request
+from flask import Blueprint, Flask, Response, current_app, jsonify, request
 
 from load_harness.api.models import ChaosRequest, ChaosReset
 from load_harness.api.problems import ProblemError
@@ -21,6 +21,7 @@ from load_harness.store import pods as pod_store
 bp = Blueprint("chaos", __name__)
 EXEMPT_PREFIXES = ("/health", "/ready", "/metrics", "/openapi.json", "/apidocs", "/chaos", "/static", "/ui")
 CACHE_SECONDS = 1.0
+CACHE_KEY = "load_harness_chaos"
 
 
 class ChaosCache:
@@ -49,26 +50,28 @@ class ChaosCache:
         self._expires = 0.0
 
 
-cache = ChaosCache()
+def cache() -> ChaosCache:
+    chaos_cache: ChaosCache = current_app.extensions[CACHE_KEY]
+    return chaos_cache
 
 
 def install(app: Flask) -> None:
+    app.extensions[CACHE_KEY] = ChaosCache()
+
     @app.before_request
     def _inject() -> None:
         if request.path.startswith(EXEMPT_PREFIXES):
             return
-        chaos = cache.current()
+        chaos = cache().current()
         if chaos.latency_ms:
             time.sleep(chaos.latency_ms / 1000)
         if chaos.fail_rate and random.random() < chaos.fail_rate:
-            raise ProblemError(
-                500, "Injected failure", "chaos: this failure was injected on purpose", kind="chaos"
-            )
+            raise ProblemError(500, "Injected failure", "chaos: this failure was injected on purpose", kind="chaos")
 
 
 def _view() -> dict[str, object]:
     settings = ctx().settings
-    chaos = cache.current()
+    chaos = cache().current()
     return {
         "pod": settings.pod_name,
         "fail_rate": chaos.fail_rate,
@@ -88,7 +91,7 @@ def get_chaos() -> Response:
 def set_chaos() -> Response:
     req = parse_body(ChaosRequest)
     pod_store.set_chaos(ctx().engine, req.pod, pod_store.Chaos(req.fail_rate, req.latency_ms))
-    cache.invalidate()
+    cache().invalidate()
     return jsonify(_view())
 
 
@@ -97,5 +100,5 @@ def set_chaos() -> Response:
 def reset_chaos() -> Response:
     req = parse_body(ChaosReset)
     pod_store.set_chaos(ctx().engine, req.pod, None)
-    cache.invalidate()
+    cache().invalidate()
     return jsonify(_view())

@@ -117,9 +117,7 @@ def start_cpu_job(req: CpuJobRequest) -> job_store.Job:
         "utilization": utilization,
         "intensity": req.intensity,
     }
-    new = job_store.NewJob(
-        "cpu", params, ctx().settings.pod_name, req.duration_seconds, cpu_cores=round(target, 4)
-    )
+    new = job_store.NewJob("cpu", params, ctx().settings.pod_name, req.duration_seconds, cpu_cores=round(target, 4))
     return _admit(new)
 
 
@@ -210,17 +208,13 @@ def memory_status() -> Response:
 
 
 @bp.post("/load/cpu/stop")
-@documented(
-    "Stop one CPU job, or all", body=StopRequest, responses={200: Stopped, 404: Problem}, tags=["jobs"]
-)
+@documented("Stop one CPU job, or all", body=StopRequest, responses={200: Stopped, 404: Problem}, tags=["jobs"])
 def cpu_stop() -> Response:
     return _stop("cpu")
 
 
 @bp.post("/load/memory/stop")
-@documented(
-    "Stop one memory job, or all", body=StopRequest, responses={200: Stopped, 404: Problem}, tags=["jobs"]
-)
+@documented("Stop one memory job, or all", body=StopRequest, responses={200: Stopped, 404: Problem}, tags=["jobs"])
 def memory_stop() -> Response:
     return _stop("memory")
 

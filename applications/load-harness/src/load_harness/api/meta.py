@@ -46,9 +46,7 @@ def health() -> Response:
 
 
 @bp.get("/ready")
-@documented(
-    "Readiness: false while the store is unreachable or the server drains", public=True, tags=["meta"]
-)
+@documented("Readiness: false while the store is unreachable or the server drains", public=True, tags=["meta"])
 def ready() -> tuple[Response, int]:
     reasons = []
     if draining():

@@ -62,15 +62,11 @@ class MemoryJobRequest(Request):
         le=L.MEMORY_MB_MAX,
         description="Resident memory to hold, in MiB",
     )
-    duration_seconds: int = Field(
-        L.MEMORY_DURATION_DEFAULT_S, ge=L.MEMORY_DURATION_MIN_S, le=L.MEMORY_DURATION_MAX_S
-    )
+    duration_seconds: int = Field(L.MEMORY_DURATION_DEFAULT_S, ge=L.MEMORY_DURATION_MIN_S, le=L.MEMORY_DURATION_MAX_S)
 
 
 class StopRequest(Request):
-    job_id: str | None = Field(
-        None, max_length=64, description="The job to stop; omit to stop all of this kind"
-    )
+    job_id: str | None = Field(None, max_length=64, description="The job to stop; omit to stop all of this kind")
 
 
 class WorkRequest(Request):
@@ -94,9 +90,7 @@ class MemorySyncRequest(Request):
 
 
 class ChaosRequest(Request):
-    fail_rate: float = Field(
-        ge=L.FAIL_RATE_MIN, le=L.FAIL_RATE_MAX, description="Share of requests answered 500"
-    )
+    fail_rate: float = Field(ge=L.FAIL_RATE_MIN, le=L.FAIL_RATE_MAX, description="Share of requests answered 500")
     latency_ms: int = Field(0, ge=0, le=L.FAIL_LATENCY_MS_MAX, description="Latency added to each request")
     pod: str = Field("*", min_length=1, max_length=253, description="One pod's name, or * for every pod")
 

@@ -30,9 +30,7 @@ def build_spec(app: Flask) -> dict[str, Any]:
         return {"$ref": REF_TEMPLATE.format(model=model.__name__)}
 
     for rule in sorted(app.url_map.iter_rules(), key=lambda r: r.rule):
-        operation: Operation | None = getattr(
-            app.view_functions.get(rule.endpoint), "__api_operation__", None
-        )
+        operation: Operation | None = getattr(app.view_functions.get(rule.endpoint), "__api_operation__", None)
         if operation is None:
             continue
         path = _PATH_PARAM.sub(r"{\1}", rule.rule)

@@ -101,6 +101,4 @@ def register_error_handlers(app: Flask) -> None:
     @app.errorhandler(Exception)
     def _unexpected(exc: Exception) -> Response:
         app.logger.exception("unhandled error")
-        return ProblemError(
-            500, "Internal Server Error", "an unexpected error occurred; see the server log"
-        ).response()
+        return ProblemError(500, "Internal Server Error", "an unexpected error occurred; see the server log").response()

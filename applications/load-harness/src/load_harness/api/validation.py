@@ -29,9 +29,7 @@ def parse_body(model: type[M]) -> M:
     Malformed JSON is a 400; anything that parses but does not fit the model is a 422 naming the field."""
     raw = request.get_data(cache=True)
     if len(raw) > MAX_BODY_BYTES:
-        raise ProblemError(
-            413, "Payload Too Large", f"the body is {len(raw)} bytes; the limit is {MAX_BODY_BYTES}"
-        )
+        raise ProblemError(413, "Payload Too Large", f"the body is {len(raw)} bytes; the limit is {MAX_BODY_BYTES}")
     if not raw.strip():
         data: Any = {}
     else:

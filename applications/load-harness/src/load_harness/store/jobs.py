@@ -172,9 +172,7 @@ def request_stop(engine: Engine, kind: str, job_id: str | None = None) -> list[s
 # --- the supervisor's side -------------------------------------------------------------------------------
 
 
-def mark_lost(
-    engine: Engine, pod: str, supervisor_id: str, supervisor_started: float, clock: Clock = time.time
-) -> int:
+def mark_lost(engine: Engine, pod: str, supervisor_id: str, supervisor_started: float, clock: Clock = time.time) -> int:
     """Rows this pod left running under an earlier process cannot be running any more: their burners died with it."""
     with engine.begin() as conn:
         stale = sa.or_(
@@ -218,9 +216,7 @@ def record(engine: Engine, job_id: str, cpu_seconds: float | None, peak_rss_byte
     """Write the latest measurements of a running job."""
     with engine.begin() as conn:
         conn.execute(
-            jobs.update()
-            .where(jobs.c.id == job_id)
-            .values(cpu_seconds=cpu_seconds, peak_rss_bytes=peak_rss_bytes)
+            jobs.update().where(jobs.c.id == job_id).values(cpu_seconds=cpu_seconds, peak_rss_bytes=peak_rss_bytes)
         )
 
 

@@ -27,9 +27,7 @@ def register_supervisor(engine: Engine, pod: str, supervisor_id: str, clock: flo
             .values(supervisor_id=supervisor_id, started_at=now, heartbeat_at=now)
         )
         if not updated.rowcount:
-            conn.execute(
-                pods.insert().values(name=pod, supervisor_id=supervisor_id, started_at=now, heartbeat_at=now)
-            )
+            conn.execute(pods.insert().values(name=pod, supervisor_id=supervisor_id, started_at=now, heartbeat_at=now))
 
 
 def heartbeat(engine: Engine, pod: str, now: float) -> None:
@@ -40,9 +38,7 @@ def heartbeat(engine: Engine, pod: str, now: float) -> None:
 def get_chaos(engine: Engine, pod: str) -> Chaos | None:
     """The pod's run-time chaos override, or None when the environment defaults apply."""
     with engine.connect() as conn:
-        row = conn.execute(
-            sa.select(pods.c.chaos_fail_rate, pods.c.chaos_latency_ms).where(pods.c.name == pod)
-        ).first()
+        row = conn.execute(sa.select(pods.c.chaos_fail_rate, pods.c.chaos_latency_ms).where(pods.c.name == pod)).first()
     if row is None or row[0] is None:
         return None
     return Chaos(fail_rate=float(row[0]), latency_ms=int(row[1] or 0))

@@ -92,11 +92,10 @@ def start(job: Job, now: float) -> RunningJob:
                 )
             )
     elif job.kind == "memory":
-        _receiver, sender = _CTX.Pipe(duplex=False)
         processes.append(
             _CTX.Process(
                 target=holder_main,
-                args=(job.memory_bytes, duration, stop_event, sender),
+                args=(job.memory_bytes, duration, stop_event, None),  # measured here, from VmHWM
                 name=f"lh-holder-{job.id}",
                 daemon=True,
             )
