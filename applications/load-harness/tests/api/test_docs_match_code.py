@@ -6,9 +6,8 @@ import re
 from pathlib import Path
 
 from flask.testing import FlaskClient
-from pydantic import AliasChoices
-
 from load_harness.settings import Settings
+from pydantic import AliasChoices
 
 ROOT = Path(__file__).resolve().parents[4]
 

@@ -11,11 +11,10 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from sqlalchemy.engine import Engine
-
 from load_harness.server.launch import free_port
 from load_harness.store.engine import make_engine, ping
 from load_harness.store.migrate import upgrade
+from sqlalchemy.engine import Engine
 
 PG_BIN_DIRS = sorted(Path("/usr/lib/postgresql").glob("*/bin"), reverse=True)
 

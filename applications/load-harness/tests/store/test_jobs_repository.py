@@ -5,10 +5,9 @@ from __future__ import annotations
 import threading
 
 import pytest
-from sqlalchemy.engine import Engine
-
 from load_harness.store import jobs, pods
 from load_harness.store.migrate import current
+from sqlalchemy.engine import Engine
 
 BUDGET = jobs.Budget(cpu_cores=2.0, max_jobs=3, memory_bytes=512 * 2**20)
 

@@ -4,10 +4,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from sqlalchemy.engine import Engine
-
 from load_harness.store import jobs
 from load_harness.supervisor.core import Supervisor
+from sqlalchemy.engine import Engine
 
 BUDGET = jobs.Budget(cpu_cores=4.0, max_jobs=8, memory_bytes=2**30)
 
@@ -92,7 +91,8 @@ def test_a_dead_process_fails_the_job(engine: Engine) -> None:
     failed = jobs.get(engine, job.id)
     assert failed is not None
     assert failed.status == "failed"
-    assert failed.error and "exited early" in failed.error
+    assert failed.error is not None
+    assert "exited early" in failed.error
 
 
 def test_measurements_are_written_while_running(engine: Engine) -> None:

@@ -22,7 +22,7 @@ STARTED = now_iso()
 
 def draining() -> bool:
     runtime = os.environ.get("LOAD_HARNESS_RUNTIME_DIR")
-    return bool(runtime) and Path(runtime, "draining").exists()
+    return runtime is not None and Path(runtime, "draining").exists()
 
 
 @bp.get("/")

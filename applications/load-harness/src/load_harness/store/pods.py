@@ -45,7 +45,7 @@ def get_chaos(engine: Engine, pod: str) -> Chaos | None:
 
 
 def set_chaos(engine: Engine, pod: str, chaos: Chaos | None) -> None:
-    values = {"chaos_fail_rate": None, "chaos_latency_ms": None}
+    values: dict[str, float | int | None] = {"chaos_fail_rate": None, "chaos_latency_ms": None}
     if chaos is not None:
         values = {"chaos_fail_rate": chaos.fail_rate, "chaos_latency_ms": chaos.latency_ms}
     with engine.begin() as conn:

@@ -29,7 +29,7 @@ from load_harness.container import read_limits, read_usage
 from load_harness.store import jobs as job_store
 
 # `_created` series double the series count for no use on a dashboard.
-disable_created_metrics()  # type: ignore[no-untyped-call]
+disable_created_metrics()
 
 LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0)
 
@@ -116,7 +116,7 @@ class PodCollector(Collector):
 def build_registry(engine: Engine, pod: str, environment: str) -> CollectorRegistry:
     if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
         registry = CollectorRegistry()
-        multiprocess.MultiProcessCollector(registry)  # type: ignore[no-untyped-call]
+        multiprocess.MultiProcessCollector(registry)
     else:
         registry = CollectorRegistry()
         registry.register(_DefaultMetrics())
@@ -137,4 +137,4 @@ def render(registry: CollectorRegistry) -> bytes:
 
 def mark_process_dead(pid: int) -> None:
     if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
-        multiprocess.mark_process_dead(pid)  # type: ignore[no-untyped-call]
+        multiprocess.mark_process_dead(pid)
