@@ -13,6 +13,13 @@ from fleet.eks.terraform import TerraformError, read_eks_config
 from typer.testing import CliRunner
 
 runner = CliRunner()
+
+
+def flat(text: str) -> str:
+    """Rich wraps stderr at the terminal width; compare messages with whitespace collapsed."""
+    return " ".join(text.split())
+
+
 TODAY = "2026-11-26"
 
 
@@ -86,8 +93,8 @@ def test_own_calendar_and_invalid_calendar(tmp_path: Path) -> None:
     own.write_text('versions:\n  "1.36": {end_of_standard: 2027-07-28, end_of_extended: 2026-07-28}\n')
     result = runner.invoke(app, ["status", "--version", "1.36", "--calendar", str(own)])
     assert result.exit_code == 4
-    assert "1.36" in result.stderr
-    assert "end_of_extended must be after end_of_standard" in result.stderr
+    assert "1.36" in flat(result.stderr)
+    assert "end_of_extended must be after end_of_standard" in flat(result.stderr)
 
 
 def test_bad_input_exits_4() -> None:

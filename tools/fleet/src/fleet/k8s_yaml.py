@@ -14,9 +14,7 @@ KUSTOMIZATION_NAMES = {"kustomization.yaml", "kustomization.yml", "Kustomization
 
 def is_helm_chart_template(path: Path) -> bool:
     """Files under a chart's templates/ are Go templates, not YAML; every check must skip them."""
-    return any(
-        parent.name == "templates" and (parent.parent / "Chart.yaml").exists() for parent in path.parents
-    )
+    return any(parent.name == "templates" and (parent.parent / "Chart.yaml").exists() for parent in path.parents)
 
 
 def iter_yaml_files(root: Path) -> Iterator[Path]:

@@ -70,9 +70,7 @@ def _read(path: Path, namespace: str | None, scan: Scan) -> list[_Doc]:
     except (OSError, yaml.YAMLError) as exc:
         scan.warnings.append(f"{path}: skipped, cannot parse: {exc}")
         return []
-    return [
-        _Doc(path, d, namespace) for d in docs if is_kubernetes_object(d) and not is_kustomize_config(path, d)
-    ]
+    return [_Doc(path, d, namespace) for d in docs if is_kubernetes_object(d) and not is_kustomize_config(path, d)]
 
 
 def _kustomization_file(directory: Path) -> Path | None:

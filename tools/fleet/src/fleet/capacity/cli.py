@@ -90,9 +90,7 @@ def _system_table(path: Path | None, overrides: list[str] | None) -> dict[str, t
 def budget_command(
     manifests: Annotated[Path, typer.Option(help="Directory (or file) of Kubernetes YAML to count.")],
     instance_type: Annotated[str, typer.Option("--instance-type", help="Node instance type.")] = "t3.large",
-    buffer: Annotated[
-        int, typer.Option(min=0, help="Free pod slots required (for rollouts, debugging).")
-    ] = 2,
+    buffer: Annotated[int, typer.Option(min=0, help="Free pod slots required (for rollouts, debugging).")] = 2,
     system_pods: Annotated[
         list[str] | None, typer.Option("--system-pods", help="Override a system namespace: NAMESPACE=COUNT.")
     ] = None,
@@ -143,9 +141,7 @@ def budget_command(
         for ns, (pods, what) in system.items():
             table.add_row(ns, f"[dim]{what}", str(pods), "system table")
         for w in scan.workloads:
-            table.add_row(
-                w.namespace, f"{w.kind}/{w.name}", str(w.pods) if w.counted else f"({w.pods})", w.basis
-            )
+            table.add_row(w.namespace, f"{w.kind}/{w.name}", str(w.pods) if w.counted else f"({w.pods})", w.basis)
         table.add_section()
         table.add_row("", "[bold]Total", f"[bold]{total}", f"{free} free of {node.max_pods}")
         console.print(table)

@@ -95,9 +95,7 @@ def estimate_json(est: Estimate, full: Estimate, pricing: Pricing, source: str) 
 
 def _render_estimate(data: dict[str, Any]) -> Any:
     def render(console: Console) -> None:
-        table = Table(
-            title=f"Monthly cost, {data['hours']:g} running hours ({data['region']}, {data['currency']})"
-        )
+        table = Table(title=f"Monthly cost, {data['hours']:g} running hours ({data['region']}, {data['currency']})")
         table.add_column("Component")
         table.add_column("Detail", style="dim")
         table.add_column("$/running h", justify="right")
@@ -106,9 +104,7 @@ def _render_estimate(data: dict[str, Any]) -> Any:
             hourly = f"{item['hourly_usd']:.4f}" if item["hourly_usd"] else "-"
             table.add_row(item["component"], item["detail"], hourly, f"{item['monthly_usd']:.2f}")
         table.add_section()
-        table.add_row(
-            "[bold]Total", "", f"{data['running_rate_usd_per_hour']:.4f}", f"[bold]{data['total_usd']:.2f}"
-        )
+        table.add_row("[bold]Total", "", f"{data['running_rate_usd_per_hour']:.4f}", f"[bold]{data['total_usd']:.2f}")
         console.print(table)
         full = data["always_on"]
         console.print(
@@ -186,26 +182,20 @@ def breakeven_json(result: BreakEven, idle_hours: float | None, costs: RebuildCo
 
 @app.command("breakeven")
 def breakeven_command(
-    rebuild_minutes: Annotated[
-        float, typer.Option(min=0, help="Minutes until a rebuilt platform is usable.")
-    ] = (_DEFAULTS.rebuild_minutes),
-    destroy_minutes: Annotated[
-        float, typer.Option(min=0, help="Minutes resources keep billing while destroyed.")
-    ] = (_DEFAULTS.destroy_minutes),
-    image_pull_gb: Annotated[
-        float, typer.Option(min=0, help="GB of images re-pulled through NAT per rebuild.")
-    ] = 2.0,
+    rebuild_minutes: Annotated[float, typer.Option(min=0, help="Minutes until a rebuilt platform is usable.")] = (
+        _DEFAULTS.rebuild_minutes
+    ),
+    destroy_minutes: Annotated[float, typer.Option(min=0, help="Minutes resources keep billing while destroyed.")] = (
+        _DEFAULTS.destroy_minutes
+    ),
+    image_pull_gb: Annotated[float, typer.Option(min=0, help="GB of images re-pulled through NAT per rebuild.")] = 2.0,
     per_cycle_usd: Annotated[float, typer.Option(min=0, help="Other fixed USD per destroy+rebuild.")] = 0.0,
-    engineer_rate: Annotated[
-        float, typer.Option(min=0, help="USD/h of a person waiting for the rebuild.")
-    ] = 0.0,
+    engineer_rate: Annotated[float, typer.Option(min=0, help="USD/h of a person waiting for the rebuild.")] = 0.0,
     wait_minutes: Annotated[
         float | None, typer.Option(min=0, help="How long that person waits (default: the rebuild time).")
     ] = None,
     idle_hours: Annotated[float | None, typer.Option(min=0, help="An idle gap to decide for.")] = None,
-    rate: Annotated[
-        float | None, typer.Option(min=0, help="Running USD/h; default: computed like `estimate`.")
-    ] = None,
+    rate: Annotated[float | None, typer.Option(min=0, help="Running USD/h; default: computed like `estimate`.")] = None,
     instance_type: InstanceOpt = None,
     capacity: CapacityOpt = None,
     nodes: NodesOpt = None,
@@ -220,9 +210,7 @@ def breakeven_command(
 ) -> None:
     """Idle hours above which destroying the cluster beats leaving it running."""
     pricing = _pricing(pricing_file)
-    costs = RebuildCosts(
-        rebuild_minutes, destroy_minutes, image_pull_gb, per_cycle_usd, engineer_rate, wait_minutes
-    )
+    costs = RebuildCosts(rebuild_minutes, destroy_minutes, image_pull_gb, per_cycle_usd, engineer_rate, wait_minutes)
     try:
         usage = build_usage(
             pricing,
@@ -263,8 +251,6 @@ def breakeven_command(
             f"cluster would sit idle for more than [bold]{data['break_even_idle_hours']:g} h[/]."
         )
         if "decision" in data:
-            console.print(
-                f"Idle {idle_hours:g} h: [bold]{data['decision']}[/] (saves ${data['saving_usd']:.2f})."
-            )
+            console.print(f"Idle {idle_hours:g} h: [bold]{data['decision']}[/] (saves ${data['saving_usd']:.2f}).")
 
     emit(data, render, as_json)

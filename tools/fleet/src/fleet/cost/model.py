@@ -103,9 +103,7 @@ def estimate(pricing: Pricing, usage: Usage) -> Estimate:
     items.append(_hourly("EKS control plane", f"{support} support, ${eks_rate:g}/h", eks_rate, h, eks=True))
     if usage.nat_gateways:
         rate = pricing.nat_gateway.per_hour * usage.nat_gateways
-        items.append(
-            _hourly("NAT gateway", f"{usage.nat_gateways} x ${pricing.nat_gateway.per_hour:g}/h", rate, h)
-        )
+        items.append(_hourly("NAT gateway", f"{usage.nat_gateways} x ${pricing.nat_gateway.per_hour:g}/h", rate, h))
     if usage.nat_data_gb:
         monthly = usage.nat_data_gb * pricing.nat_gateway.per_gb
         detail = f"{usage.nat_data_gb:g} GB x ${pricing.nat_gateway.per_gb:g}/GB"
@@ -160,9 +158,7 @@ class RebuildCosts:
     destroy_minutes: float = 10.0  # resources keep billing while `terraform destroy` tears them down
     image_pull_gb: float = 0.0  # images pulled again through the NAT gateway on every rebuild
     per_cycle_usd: float = 0.0  # any other fixed cost per cycle (CI minutes, ...)
-    engineer_rate: float = (
-        0.0  # USD/h of someone waiting for the rebuild; 0 when it runs before anyone starts
-    )
+    engineer_rate: float = 0.0  # USD/h of someone waiting for the rebuild; 0 when it runs before anyone starts
     wait_minutes: float | None = None  # how long that person waits; defaults to the rebuild time
 
 

@@ -36,18 +36,12 @@ class TaxScopeChoice(StrEnum):
 
 PricingOpt = Annotated[
     Path | None,
-    typer.Option(
-        "--pricing", help="Pricing YAML to use instead of the packaged eu-west-2 prices.", dir_okay=False
-    ),
+    typer.Option("--pricing", help="Pricing YAML to use instead of the packaged eu-west-2 prices.", dir_okay=False),
 ]
 HoursPerDayOpt = Annotated[float | None, typer.Option(min=0, max=24, help="Running hours per day.")]
 DaysOpt = Annotated[int | None, typer.Option(min=0, max=31, help="Running days per month.")]
-HoursOpt = Annotated[
-    float | None, typer.Option(min=0, help="Total running hours; overrides hours/day x days.")
-]
-InstanceOpt = Annotated[
-    str | None, typer.Option("--instance-type", help="Node instance type, e.g. t3.large.")
-]
+HoursOpt = Annotated[float | None, typer.Option(min=0, help="Total running hours; overrides hours/day x days.")]
+InstanceOpt = Annotated[str | None, typer.Option("--instance-type", help="Node instance type, e.g. t3.large.")]
 CapacityOpt = Annotated[CapacityChoice | None, typer.Option(help="Spot or on-demand nodes.")]
 NodesOpt = Annotated[int | None, typer.Option(min=0, help="Number of nodes.")]
 LbOpt = Annotated[LbChoice | None, typer.Option("--lb", help="Load balancer in front of the ingress.")]
@@ -56,9 +50,7 @@ Ipv4Opt = Annotated[
     int | None, typer.Option(min=0, help="Public IPv4 addresses in use (default: NAT EIPs + LB addresses).")
 ]
 EbsOpt = Annotated[float | None, typer.Option(min=0, help="GB of EBS gp3 attached while running.")]
-ExtendedOpt = Annotated[
-    bool, typer.Option("--extended-support", help="Price the control plane in extended support.")
-]
+ExtendedOpt = Annotated[bool, typer.Option("--extended-support", help="Price the control plane in extended support.")]
 TaxRateOpt = Annotated[float | None, typer.Option(min=0, max=1, help="Tax rate, e.g. 0.2 for 20 % VAT.")]
 TaxScopeOpt = Annotated[TaxScopeChoice | None, typer.Option(help="What the tax applies to.")]
 ExtraOpt = Annotated[

@@ -1,0 +1,83 @@
+"""The check framework behind `fleet validate`: a Check has a name and run() -> CheckResult; a registry
+holds them in order, so later work adds a check by writing a class and decorating it with @register.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from dataclasses import dataclass, field
+from pathlib import Path
+
+DEFAULT_K8S_VERSION = "1.34.0"
+
+
+@dataclass(frozen=True)
+class Context:
+    """What every check may look at."""
+
+    root: Path  # the repository root
+    k8s_version: str = DEFAULT_K8S_VERSION
+
+    @property
+    def k8s_dir(self) -> Path:
+        return self.root / "k8s"
+
+    @property
+    def yamllint_config(self) -> Path:
+        return self.root / ".yamllint.yaml"
+
+
+@dataclass
+class CheckResult:
+    name: str
+    ok: bool
+    summary: str
+    errors: list[str] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+
+    @classmethod
+    def from_findings(cls, name: str, summary: str, errors: list[str], warnings: list[str]) -> CheckResult:
+        return cls(name, not errors, summary, errors, warnings)
+
+
+class Check(ABC):
+    name: str = ""
+    description: str = ""
+
+    @abstractmethod
+    def run(self, ctx: Context) -> CheckResult:
+        """Inspect the repository; never raise for a finding, return it."""
+
+
+_REGISTRY: dict[str, Check] = {}
+
+
+def register(cls: type[Check]) -> type[Check]:
+    """Class decorator: instantiate the check and add it to the registry (names are unique)."""
+    check = cls()
+    if not check.name or check.name in _REGISTRY:
+        raise ValueError(f"check {cls.__name__} needs a unique name, got {check.name!r}")
+    _REGISTRY[check.name] = check
+    return cls
+
+
+def registered() -> list[Check]:
+    """Every registered check, in registration order."""
+    return list(_REGISTRY.values())
+
+
+def run_checks(ctx: Context, names: list[str] | None = None) -> list[CheckResult]:
+    """Run the named checks (all when None). Raises KeyError naming an unknown check."""
+    checks = registered()
+    if names:
+        unknown = [n for n in names if n not in _REGISTRY]
+        if unknown:
+            raise KeyError(f"unknown check(s) {', '.join(unknown)}; known: {', '.join(_REGISTRY)}")
+        checks = [_REGISTRY[n] for n in names]
+    results: list[CheckResult] = []
+    for check in checks:
+        try:
+            results.append(check.run(ctx))
+        except Exception as exc:  # a crashing check is a failed check, not a crashed command
+            results.append(CheckResult(check.name, False, "check crashed", [f"{type(exc).__name__}: {exc}"]))
+    return results
