@@ -1,0 +1,200 @@
+"""What to run: the mode, the target curve (stages), the request, and this shard's share of it.
+
+The target (a rate in open loop, a concurrency in closed loop) is piecewise linear: it starts at `start_target`
+and each stage ramps linearly to its own target over its duration (k6 semantics). A constant run is one stage
+whose target equals the start. Open-loop send times come from integrating that rate exactly (`arrival_offsets`),
+so a ramp is paced without per-step rounding drift.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Iterator
+from dataclasses import asdict, dataclass, field, replace
+from typing import Any, Literal
+
+Mode = Literal["open", "closed"]
+
+_DURATION_PART = re.compile(r"(\d+(?:\.\d+)?)(ms|us|µs|s|m|h)")
+_UNITS = {"us": 1e-6, "µs": 1e-6, "ms": 1e-3, "s": 1.0, "m": 60.0, "h": 3600.0}
+
+
+class PlanError(ValueError):
+    """Invalid user input for a plan; the CLI turns it into a usage error (exit 2)."""
+
+
+def parse_duration(text: str) -> float:
+    """'30s', '1m30s', '500ms', '2h', or a bare number of seconds -> seconds (> 0)."""
+    text = text.strip().lower()
+    try:
+        seconds = float(text)
+    except ValueError:
+        parts = _DURATION_PART.findall(text)
+        if not parts or "".join(n + u for n, u in parts) != text:
+            raise PlanError(f"bad duration {text!r}: use e.g. 30s, 1m30s, 500ms") from None
+        seconds = sum(float(n) * _UNITS[u] for n, u in parts)
+    if not math.isfinite(seconds) or seconds <= 0:
+        raise PlanError(f"duration must be positive: {text!r}")
+    return seconds
+
+
+@dataclass(frozen=True)
+class Stage:
+    duration_s: float
+    target: float
+
+
+def parse_stages(text: str) -> tuple[Stage, ...]:
+    """'30s:100,60s:500,30s:0' -> stages; each ramps linearly from the previous target to its own."""
+    stages = []
+    for item in (part.strip() for part in text.split(",")):
+        if not item:
+            continue
+        duration, sep, target = item.partition(":")
+        if not sep:
+            raise PlanError(f"bad stage {item!r}: use DURATION:TARGET, e.g. 30s:100")
+        try:
+            value = float(target)
+        except ValueError:
+            raise PlanError(f"bad stage target {target!r} in {item!r}") from None
+        if not math.isfinite(value) or value < 0:
+            raise PlanError(f"stage target must be >= 0: {item!r}")
+        stages.append(Stage(parse_duration(duration), value))
+    if not stages:
+        raise PlanError("--stages is empty")
+    return tuple(stages)
+
+
+def split_evenly(total: int, index: int, count: int) -> int:
+    """Share `index` of `count` for an integer total; shares differ by at most one and add up to `total`."""
+    return (total + count - 1 - index) // count
+
+
+@dataclass(frozen=True)
+class Plan:
+    url: str
+    mode: Mode
+    start_target: float
+    stages: tuple[Stage, ...]
+    requests: int | None = None
+    method: str = "GET"
+    headers: tuple[tuple[str, str], ...] = ()
+    body: bytes = b""
+    timeout_s: float = 5.0
+    max_in_flight: int = 1000
+    max_burst: int | None = None  # None: max(10, 1 % of the current rate)
+    insecure: bool = False
+    shard_index: int = 0
+    shards: int = 1
+    labels: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def duration_s(self) -> float:
+        """Length of the send window; infinite when only --requests bounds the run."""
+        return sum(stage.duration_s for stage in self.stages)
+
+    def for_shard(self, index: int, shards: int) -> Plan:
+        """This run split `shards` ways; `index` says which share. Targets are split when they are used."""
+        return replace(self, shard_index=index, shards=shards)
+
+    def total_target_at(self, t: float) -> float:
+        """The whole run's target (all shards together) at `t` seconds from the start."""
+        previous, start = self.start_target, 0.0
+        for stage in self.stages:
+            if t < start + stage.duration_s:
+                if math.isinf(stage.duration_s):
+                    return stage.target
+                return previous + (stage.target - previous) * (t - start) / stage.duration_s
+            previous, start = stage.target, start + stage.duration_s
+        return previous
+
+    def concurrency_at(self, t: float) -> int:
+        """Closed loop: this shard's number of concurrent request loops at `t`."""
+        return split_evenly(round(self.total_target_at(t)), self.shard_index, self.shards)
+
+    def rate_at(self, t: float) -> float:
+        """Open loop: this shard's arrival rate at `t`."""
+        return self.total_target_at(t) / self.shards
+
+    @property
+    def shard_requests(self) -> int | None:
+        if self.requests is None:
+            return None
+        return split_evenly(self.requests, self.shard_index, self.shards)
+
+    def arrival_offsets(self) -> Iterator[float]:
+        """Open loop: this shard's send times (seconds from the start), from the exact integral of its rate.
+
+        Shards are phase-shifted by index/shards of an interval so that together they interleave evenly.
+        """
+        scale = 1.0 / self.shards
+        rate0 = self.start_target * scale
+        t0 = 0.0
+        need = self.shard_index / self.shards  # arrivals to accumulate before the next send
+        for stage in self.stages:
+            rate1 = stage.target * scale
+            length = stage.duration_s
+            if math.isinf(length):
+                if rate1 <= 0:
+                    return
+                while True:
+                    yield t0 + need / rate1
+                    need += 1.0
+            slope = (rate1 - rate0) / length
+            total = rate0 * length + slope * length * length / 2
+            while need <= total:
+                # Solve rate0*s + slope*s^2/2 = need; this form is stable for slope near zero or negative.
+                root = math.sqrt(max(rate0 * rate0 + 2 * slope * need, 0.0))
+                denominator = rate0 + root
+                yield t0 + (2 * need / denominator if denominator > 0 else 0.0)
+                need += 1.0
+            need -= total
+            t0 += length
+            rate0 = rate1
+
+    def to_dict(self) -> dict[str, Any]:
+        data = asdict(self)
+        data["body"] = self.body.decode("utf-8", "replace")
+        data["headers"] = [list(pair) for pair in self.headers]
+        data["stages"] = [
+            {"duration_s": None if math.isinf(s.duration_s) else s.duration_s, "target": s.target} for s in self.stages
+        ]
+        duration = self.duration_s
+        data["duration_s"] = None if math.isinf(duration) else duration
+        return data
+
+
+def constant_plan(url: str, mode: Mode, target: float, duration_s: float, **options: Any) -> Plan:
+    """A run at one fixed rate or concurrency; `duration_s` may be math.inf when bounded by `requests`."""
+    return Plan(url=url, mode=mode, start_target=target, stages=(Stage(duration_s, target),), **options)
+
+
+def plan_from_dict(data: dict[str, Any]) -> Plan:
+    """Inverse of Plan.to_dict (for summaries of stored states)."""
+    stages = tuple(
+        Stage(math.inf if s["duration_s"] is None else float(s["duration_s"]), float(s["target"]))
+        for s in data["stages"]
+    )
+    known = {f for f in Plan.__dataclass_fields__ if f not in ("stages", "headers", "body")}
+    options = {k: v for k, v in data.items() if k in known}
+    return Plan(
+        stages=stages,
+        headers=tuple((str(k), str(v)) for k, v in data.get("headers", [])),
+        body=str(data.get("body", "")).encode(),
+        **options,
+    )
+
+
+def target_integral(plan: Plan, until: float) -> float:
+    """∫ total target dt over [0, until]: expected arrivals of the whole run in open loop."""
+    total, previous, start = 0.0, plan.start_target, 0.0
+    for stage in plan.stages:
+        end = min(start + stage.duration_s, until)
+        if end <= start:
+            break
+        span = end - start
+        at_end = plan.total_target_at(end) if end < start + stage.duration_s else stage.target
+        total += (previous + at_end) / 2 * span
+        previous, start = stage.target, start + stage.duration_s
+    return total
