@@ -208,6 +208,6 @@ def test_unknown_instance_type_and_bad_extra_exit_2() -> None:
     assert "x9.huge" in flat(result.stderr)
     result = runner.invoke(app, ["estimate", "--instance-type", "t3.xlarge"])  # no spot price listed
     assert result.exit_code == 2
-    assert "--on-demand" in flat(result.stderr) or "on-demand" in flat(result.stderr)
+    assert "use --capacity on-demand" in flat(result.stderr)
     result = runner.invoke(app, ["estimate", "--extra", "nothing"])
     assert result.exit_code == 2

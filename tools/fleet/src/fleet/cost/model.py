@@ -81,6 +81,11 @@ def usage_from_defaults(pricing: Pricing, **overrides: object) -> Usage:
     return replace(base, **overrides)  # type: ignore[arg-type]
 
 
+def _usd(price: float) -> str:
+    """$0.10 rather than $0.1; keep every significant digit of sub-cent prices ($0.0062)."""
+    return f"${price:.2f}" if round(price, 2) == price else f"${price:g}"
+
+
 def public_ipv4_count(pricing: Pricing, usage: Usage) -> int:
     if usage.public_ipv4 is not None:
         return usage.public_ipv4
@@ -100,32 +105,32 @@ def estimate(pricing: Pricing, usage: Usage) -> Estimate:
     items: list[LineItem] = []
     support = "extended" if usage.extended_support else "standard"
     eks_rate = pricing.eks.extended_per_hour if usage.extended_support else pricing.eks.standard_per_hour
-    items.append(_hourly("EKS control plane", f"{support} support, ${eks_rate:g}/h", eks_rate, h, eks=True))
+    items.append(_hourly("EKS control plane", f"{support} support, {_usd(eks_rate)}/h", eks_rate, h, eks=True))
     if usage.nat_gateways:
         rate = pricing.nat_gateway.per_hour * usage.nat_gateways
-        items.append(_hourly("NAT gateway", f"{usage.nat_gateways} x ${pricing.nat_gateway.per_hour:g}/h", rate, h))
+        items.append(_hourly("NAT gateway", f"{usage.nat_gateways} x {_usd(pricing.nat_gateway.per_hour)}/h", rate, h))
     if usage.nat_data_gb:
         monthly = usage.nat_data_gb * pricing.nat_gateway.per_gb
-        detail = f"{usage.nat_data_gb:g} GB x ${pricing.nat_gateway.per_gb:g}/GB"
+        detail = f"{usage.nat_data_gb:g} GB x {_usd(pricing.nat_gateway.per_gb)}/GB"
         items.append(LineItem("NAT data processed", detail, hourly=0.0, monthly=monthly))
     if usage.nodes:
         node_rate = pricing.instance_rate(usage.instance_type, usage.capacity)
-        detail = f"{usage.nodes} x {usage.instance_type} {usage.capacity}, ${node_rate:g}/h"
+        detail = f"{usage.nodes} x {usage.instance_type} {usage.capacity}, {_usd(node_rate)}/h"
         items.append(_hourly("EC2 nodes", detail, node_rate * usage.nodes, h))
     if usage.load_balancer != "none":
         lb = getattr(pricing.load_balancers, usage.load_balancer)
         rate = lb.per_hour + lb.capacity_units_per_hour
-        detail = f"${lb.per_hour:g}/h + ~${lb.capacity_units_per_hour:g}/h capacity units"
+        detail = f"{_usd(lb.per_hour)}/h + ~{_usd(lb.capacity_units_per_hour)}/h capacity units"
         items.append(_hourly(usage.load_balancer.upper(), detail, rate, h))
     addresses = public_ipv4_count(pricing, usage)
     if addresses and pricing.public_ipv4_per_hour:
         rate = addresses * pricing.public_ipv4_per_hour
-        detail = f"{addresses} x ${pricing.public_ipv4_per_hour:g}/h"
+        detail = f"{addresses} x {_usd(pricing.public_ipv4_per_hour)}/h"
         items.append(_hourly("Public IPv4 addresses", detail, rate, h))
     if usage.ebs_gb and pricing.ebs_gb_month:
         # The volumes are created and deleted with the cluster, so they bill for running hours only.
         rate = usage.ebs_gb * pricing.ebs_gb_month / pricing.hours_per_month
-        detail = f"{usage.ebs_gb:g} GB x ${pricing.ebs_gb_month:g}/GB-month, running hours only"
+        detail = f"{usage.ebs_gb:g} GB x {_usd(pricing.ebs_gb_month)}/GB-month, running hours only"
         items.append(_hourly("EBS volumes", detail, rate, h))
     items.extend(LineItem(f.name, "always on", hourly=0.0, monthly=f.monthly) for f in pricing.fixed_monthly)
     items.extend(LineItem(name, "extra (--extra)", hourly=0.0, monthly=usd) for name, usd in usage.extras)

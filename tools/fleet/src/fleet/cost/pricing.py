@@ -104,7 +104,9 @@ class Pricing(_Strict):
         if capacity == "on-demand":
             return prices.on_demand
         if prices.spot is None:
-            raise ValueError(f"no spot price for {instance_type!r}; add ec2.{instance_type}.spot or use --on-demand")
+            raise ValueError(
+                f"no spot price for {instance_type!r}; add ec2.{instance_type}.spot or use --capacity on-demand"
+            )
         return prices.spot
 
 

@@ -20,7 +20,7 @@ from rich.console import Console
 
 from fleet.cost.pricing import load_pricing
 from fleet.datafiles import DataFileError
-from fleet.eks.calendar import Calendar, Status, load_calendar, status
+from fleet.eks.calendar import Calendar, Status, load_calendar, normalise, status
 from fleet.eks.terraform import EksConfig, TerraformError, read_eks_config
 from fleet.exits import die
 from fleet.output import emit
@@ -107,7 +107,7 @@ def status_command(
             tf = read_eks_config(from_terraform)
         except TerraformError as exc:
             die(str(exc), EXIT_BAD_INPUT)
-        if version is not None and tf.version != version:
+        if version is not None and normalise(tf.version) != normalise(version):
             die(f"--version {version} disagrees with {tf.where} ({tf.version}); pass one of them", EXIT_BAD_INPUT)
         version = tf.version
     if version is None:
