@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import math
+import multiprocessing as mp
 import os
 import signal
 import statistics
 import threading
 import time
 from collections.abc import Iterator
+from multiprocessing.connection import Connection
 
 import psutil
 import pytest
@@ -88,7 +90,8 @@ def _probe_lateness_p95(count: int) -> float:
     return statistics.quantiles(lateness_ms, n=20)[-1]
 
 
-def test_caller_stays_responsive_while_pool_is_saturated(pool: WorkPool) -> None:
+def _saturated_run(pool: WorkPool) -> tuple[float, float, float, float]:
+    """p95 lateness quiet and while 4 clients saturate the pool, plus pool and machine cores used meanwhile."""
     # The same probe on a quiet pool first: on a shared machine other load sets the floor, not the pool.
     baseline_p95 = _probe_lateness_p95(100)
     stop = threading.Event()
@@ -114,10 +117,18 @@ def test_caller_stays_responsive_while_pool_is_saturated(pool: WorkPool) -> None
         stop.set()
         for client in clients:
             client.join(15)
+    return baseline_p95, saturated_p95, pool_cores, machine_cores
+
+
+def test_caller_stays_responsive_while_pool_is_saturated(pool: WorkPool) -> None:
+    for _attempt in range(2):  # one retry: other load on a shared machine can start between the two phases
+        baseline_p95, saturated_p95, pool_cores, machine_cores = _saturated_run(pool)
+        limit = max(5.0, 1.5 * baseline_p95 + 1.0)
+        if saturated_p95 < limit:
+            break
     # Saturated means every core was busy (other load on a shared machine counts too) and the pool did real work.
     assert machine_cores > 0.85 * psutil.cpu_count(), f"machine used {machine_cores:.2f} cores: not saturated"
     assert pool_cores > 0.8, f"pool used only {pool_cores:.2f} cores"
-    limit = max(5.0, 1.5 * baseline_p95 + 1.0)
     assert saturated_p95 < limit, f"p95 lateness {saturated_p95:.2f} ms saturated, {baseline_p95:.2f} ms quiet"
 
 
@@ -139,6 +150,50 @@ def test_pool_recovers_from_a_killed_worker() -> None:
         work_pool.close()
     with pytest.raises(RuntimeError, match="closed"):
         work_pool.run_cpu_ms(1.0, timeout=1)
+
+
+def _pool_owner_process(report: Connection) -> None:
+    holder: list[WorkPool] = []
+    # Created from a thread that ends at once, like a request thread: the workers must not die with it.
+    creator = threading.Thread(target=lambda: holder.append(WorkPool(2)))
+    creator.start()
+    creator.join()
+    time.sleep(0.3)
+    result = holder[0].run_cpu_ms(5.0, timeout=10)
+    report.send((holder[0].pids(), result["cpu_ms"]))
+    time.sleep(60)
+
+
+def test_workers_outlive_creating_thread_and_die_with_the_process() -> None:
+    ctx = mp.get_context("fork")
+    receiver, sender = ctx.Pipe(duplex=False)
+    owner = ctx.Process(target=_pool_owner_process, args=(sender,))
+    owner.start()
+    pids: list[int] = []
+    try:
+        assert receiver.poll(30), "pool never answered"
+        pids, cpu_ms = receiver.recv()
+        assert len(pids) == 2
+        assert cpu_ms == pytest.approx(5.0, abs=1.0)
+        os.kill(owner.pid or 0, signal.SIGKILL)
+        owner.join(2)
+        killed_at = time.monotonic()
+        while any(_alive(pid) for pid in pids) and time.monotonic() - killed_at < 2.0:
+            time.sleep(0.02)
+        assert not any(_alive(pid) for pid in pids), "pool workers outlived their process by 2 s"
+    finally:
+        if owner.is_alive():
+            owner.kill()
+        for pid in pids:
+            if _alive(pid):
+                os.kill(pid, signal.SIGKILL)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        return psutil.Process(pid).status() != psutil.STATUS_ZOMBIE
+    except psutil.NoSuchProcess:
+        return False
 
 
 def test_rejects_empty_pool() -> None:

@@ -3,14 +3,25 @@
 Done in the web worker's own thread, a 50 ms burst would hold the GIL and stall every other request thread of
 that worker, /health included. In a pool sized to the CPU quota, the work queues behind the quota instead of
 behind the GIL, and niced workers let the web threads cut in line for the CPU.
+
+Who starts the workers matters. They are spawned (never forked: web workers are threaded) by one long-lived
+owner thread per pool, for two reasons:
+
+- The parent-death signal fires when the *thread* that started a worker exits. Started from a request thread,
+  a worker would be killed when that thread ends, and the pool would break.
+- forkserver would avoid that, but every worker then holds a copy of the server's "alive" pipe, so the server
+  and the workers outlive a killed web worker (measured: still running 3 s later). Spawned workers are direct
+  children, so the parent-death signal and the lifeline watchdog both see the web worker die.
 """
 
 from __future__ import annotations
 
+import concurrent.futures
 import contextlib
 import math
 import multiprocessing as mp
 import os
+import queue
 import threading
 import time
 from collections.abc import Callable
@@ -79,13 +90,6 @@ def _ready() -> int:
     return os.getpid()
 
 
-def _start_method() -> str:
-    # forkserver: workers are forked by a single-threaded server, never by a (threaded) web worker, and their
-    # parent is that server's main thread, so the parent-death signal is not tied to whichever request thread
-    # happened to start them. spawn where forkserver does not exist.
-    return "forkserver" if "forkserver" in mp.get_all_start_methods() else "spawn"
-
-
 class WorkPool:
     """A process pool for request work. Thread-safe; one per web worker process."""
 
@@ -93,24 +97,45 @@ class WorkPool:
         if size < 1:
             raise ValueError(f"size must be at least 1, got {size}")
         self.size = size
-        self._ctx = mp.get_context(_start_method())
-        if self._ctx.get_start_method() == "forkserver":
-            # Workers fork from a server that already imported this module: no per-worker import cost.
-            self._ctx.set_forkserver_preload([__name__])
+        self._ctx = mp.get_context("spawn")
         self._lock = threading.Lock()
         self._closed = False
-        self._executor = self._start_executor()
+        self._requests: queue.SimpleQueue[concurrent.futures.Future[ProcessPoolExecutor] | None] = queue.SimpleQueue()
+        self._owner = threading.Thread(target=self._own, name="workpool-owner", daemon=True)
+        self._owner.start()
+        self._executor = self._new_executor()
+
+    def _own(self) -> None:
+        """The owner thread: every worker process is started here, and this thread lives as long as they do."""
+        while True:
+            reply = self._requests.get()
+            if reply is None:
+                return
+            try:
+                reply.set_result(self._start_executor())
+            except BaseException as exc:  # handed to the caller, who raises it
+                reply.set_exception(exc)
+
+    def _new_executor(self) -> ProcessPoolExecutor:
+        reply: concurrent.futures.Future[ProcessPoolExecutor] = concurrent.futures.Future()
+        self._requests.put(reply)
+        return reply.result()
 
     def _start_executor(self) -> ProcessPoolExecutor:
         executor = ProcessPoolExecutor(max_workers=self.size, mp_context=self._ctx, initializer=_init_worker)
-        # Start every worker now, so the first requests do not pay for process start-up.
-        for future in [executor.submit(_ready) for _ in range(self.size)]:
-            future.result(timeout=60)
+        # Start every worker now, from this thread: the executor starts workers on demand in whichever thread
+        # submits, so a pool that is already full never starts one from a request thread. It also spares the
+        # first requests the start-up time.
+        for _ in range(3):
+            for future in [executor.submit(_ready) for _ in range(self.size)]:
+                future.result(timeout=60)
+            if len(self.pids(executor)) >= self.size:
+                break
         return executor
 
-    def pids(self) -> list[int]:
+    def pids(self, executor: ProcessPoolExecutor | None = None) -> list[int]:
         """The worker processes' pids (for measuring their CPU time)."""
-        processes = getattr(self._executor, "_processes", None) or {}
+        processes = getattr(executor or self._executor, "_processes", None) or {}
         return sorted(processes)
 
     def _run(self, fn: Callable[..., T], arg: Any, timeout: float) -> T:
@@ -139,7 +164,7 @@ class WorkPool:
             if self._closed or self._executor is not broken:
                 return  # closed meanwhile, or another thread already replaced it
             broken.shutdown(wait=False, cancel_futures=True)
-            self._executor = self._start_executor()
+            self._executor = self._new_executor()
 
     def run_cpu_ms(self, cpu_ms: float, timeout: float) -> dict[str, float]:
         """Burn ``cpu_ms`` of CPU time in a worker; adds ``total_ms``, the caller's wall time including queueing."""
@@ -153,10 +178,13 @@ class WorkPool:
         return {**result, "total_ms": (time.perf_counter() - start) * 1000.0}
 
     def close(self) -> None:
-        """Cancel queued work and wait for running bursts (bounded by the request limits) to finish."""
+        """Cancel queued work, wait for running bursts (bounded by the request limits), then end the owner."""
         with self._lock:
             if self._closed:
                 return
             self._closed = True
             executor = self._executor
         executor.shutdown(wait=True, cancel_futures=True)
+        # Only after the workers are gone: the owner thread's exit would SIGKILL any that remain.
+        self._requests.put(None)
+        self._owner.join(5)
