@@ -7,7 +7,7 @@ import psutil
 
 def supervisor_of(serve_pid: int) -> psutil.Process:
     for child in psutil.Process(serve_pid).children():
-        if "load_harness.supervisor" in " ".join(child.cmdline()):
+        if child.name() == "lh-supervisor":
             return child
     raise LookupError("no supervisor under the server")
 

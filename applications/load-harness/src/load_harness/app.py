@@ -12,6 +12,7 @@ from flask import Flask, Response, g, request
 from load_harness.api import chaos, jobs, meta, metrics, openapi, work
 from load_harness.api.problems import register_error_handlers
 from load_harness.context import KEY, AppContext
+from load_harness.dashboard import bp as dashboard_bp
 from load_harness.limits import compute_limits, current_limits
 from load_harness.security import auth, headers
 from load_harness.settings import Settings, get_settings
@@ -21,7 +22,6 @@ from load_harness.telemetry.logging import request_id_var
 
 log = logging.getLogger("load_harness.access")
 QUIET_PATHS = {"/health", "/ready", "/metrics"}
-WORKER_PID = str(os.getpid())
 
 
 def create_app(settings: Settings | None = None) -> Flask:
@@ -46,7 +46,7 @@ def create_app(settings: Settings | None = None) -> Flask:
     auth.install(app, settings.api_key)
     chaos.install(app)
     register_error_handlers(app)
-    for blueprint in (meta.bp, jobs.bp, work.bp, chaos.bp, metrics.bp, openapi.bp):
+    for blueprint in (meta.bp, jobs.bp, work.bp, chaos.bp, metrics.bp, openapi.bp, dashboard_bp):
         app.register_blueprint(blueprint)
     return app
 
@@ -70,7 +70,7 @@ def _install_request_telemetry(app: Flask, pod_name: str) -> None:
         response.headers["X-Pod-Name"] = pod_name
         response.headers["X-Request-ID"] = g.get("request_id", "")
         # Which gunicorn worker answered: how tests (and curious users) see that state is shared between them.
-        response.headers["X-Worker-PID"] = WORKER_PID
+        response.headers["X-Worker-PID"] = str(os.getpid())
         if request.path not in QUIET_PATHS:
             log.info(
                 "%s %s %s",

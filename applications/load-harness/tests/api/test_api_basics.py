@@ -110,3 +110,11 @@ def test_metrics_exposes_documented_names(client: FlaskClient) -> None:
     ):
         assert name in text, name
     assert 'path="/version"' in text
+
+
+def test_proxy_headers_only_when_configured(app_factory: Callable[..., Flask]) -> None:
+    forwarded = {"X-Forwarded-Proto": "https", "X-Forwarded-Host": "lh.example"}
+    untrusted = app_factory().test_client().get("/", headers=forwarded).get_json()
+    assert untrusted["docs"] == "http://localhost/apidocs/"
+    trusted = app_factory(trusted_proxy_hops=1).test_client().get("/", headers=forwarded).get_json()
+    assert trusted["docs"] == "https://lh.example/apidocs/"

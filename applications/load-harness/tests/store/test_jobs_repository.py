@@ -106,3 +106,9 @@ def test_chaos_rows(engine: Engine) -> None:
     assert pods.get_chaos(engine, "*") == pods.Chaos(0.5, 20)
     pods.set_chaos(engine, "*", None)
     assert pods.get_chaos(engine, "*") is None
+
+
+def test_head_revision_constant_matches_alembic() -> None:
+    from load_harness.store.migrate import HEAD_REVISION, script_head
+
+    assert script_head() == HEAD_REVISION

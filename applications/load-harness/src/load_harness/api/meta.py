@@ -7,7 +7,7 @@ import platform
 from pathlib import Path
 
 import psutil
-from flask import Blueprint, Response, jsonify
+from flask import Blueprint, Response, jsonify, url_for
 
 from load_harness import __version__
 from load_harness.api.models import Health
@@ -35,7 +35,8 @@ def index() -> Response:
         version=settings.app_version,
         environment=settings.environment,
         pod_name=settings.pod_name,
-        docs="/apidocs",
+        # Absolute, so it shows which scheme and host the app believes it serves (proxy headers included).
+        docs=url_for("openapi.apidocs", _external=True),
     )
 
 

@@ -19,7 +19,18 @@ accesslog = None
 errorlog = "-"
 loglevel = "warning"
 proc_name = "load-harness-web"
-control_socket_disable = True
+
+
+def post_fork(_server: Any, _worker: Any) -> None:
+    # Workers fork from a master that imported the app; each opens its own database connections.
+    from load_harness.procname import set_process_name
+    from load_harness.settings import get_settings
+    from load_harness.store.engine import get_engine
+    from load_harness.telemetry.logging import configure_logging
+
+    set_process_name("lh-web-worker")
+    configure_logging(get_settings(), component="web")
+    get_engine().dispose(close=False)
 
 
 def child_exit(_server: Any, worker: Any) -> None:

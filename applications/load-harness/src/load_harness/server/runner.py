@@ -3,9 +3,10 @@
     serve ─┬─ supervisor   (owns every job process; see supervisor/)
            └─ gunicorn ─── web workers × N (stateless)
 
-Both children get a parent-death signal, so `kill -9` of serve takes them down, and the supervisor's burners
-with them. SIGTERM drains: /ready turns false, gunicorn finishes requests, the supervisor stops and records every
-job, and serve exits within 10 s.
+serve imports the app once and forks both children, so the web workers start with everything loaded (cold start
+is one interpreter start, not three). Both children get a parent-death signal, so `kill -9` of serve takes them
+down, and the supervisor's burners with them. SIGTERM drains: /ready turns false, gunicorn finishes requests,
+the supervisor stops and records every job, and serve exits within 10 s.
 """
 
 from __future__ import annotations
@@ -16,19 +17,16 @@ import os
 import secrets
 import shutil
 import signal
-import subprocess
 import sys
 import tempfile
 import time
 import uuid
+from collections.abc import Callable
 from pathlib import Path
 from types import FrameType
 
+from load_harness.procname import set_process_name
 from load_harness.settings import Settings
-from load_harness.store import jobs as job_store
-from load_harness.store import pods as pod_store
-from load_harness.store.engine import make_engine
-from load_harness.store.migrate import upgrade
 from load_harness.workloads import lifeline
 
 log = logging.getLogger(__name__)
@@ -36,12 +34,36 @@ log = logging.getLogger(__name__)
 SHUTDOWN_BUDGET_S = 9.0
 
 
-def _die_with_serve() -> None:
-    """preexec_fn of both children: the kernel kills them when serve dies, even by SIGKILL. The flag survives
-    exec, so it also covers the gunicorn master."""
-    lifeline._set_pdeathsig(signal.SIGKILL)
-    if os.getppid() == 1:
-        os._exit(1)
+def fork_child(name: str, target: Callable[[], object]) -> int:
+    """Fork a child that dies with us (PDEATHSIG) and runs `target`, then exits with its status."""
+    parent = os.getpid()
+    pid = os.fork()
+    if pid:
+        return pid
+    code = 1
+    try:
+        set_process_name(f"lh-{name}")
+        lifeline.set_parent_death_signal()
+        if os.getppid() != parent:
+            os._exit(1)
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            signal.signal(sig, signal.SIG_DFL)
+        _forget_inherited_connections()
+        target()
+        code = 0
+    except SystemExit as exc:
+        code = exc.code if isinstance(exc.code, int) else 0
+    except BaseException:
+        logging.getLogger(name).exception("%s crashed", name)
+    finally:
+        os._exit(code)
+
+
+def _forget_inherited_connections() -> None:
+    # A pooled connection must never be shared across a fork; the child opens its own.
+    from load_harness.store.engine import get_engine
+
+    get_engine().dispose(close=False)
 
 
 class Server:
@@ -51,58 +73,61 @@ class Server:
         self.threads = threads
         self.reload = reload
         self.runtime = Path(tempfile.mkdtemp(prefix="load-harness-"))
-        self.engine = make_engine(settings.resolved_database_url)
-        self.supervisor: subprocess.Popen[bytes] | None = None
-        self.web: subprocess.Popen[bytes] | None = None
+        self.children: dict[str, int] = {}
         self.stopping = False
 
-    def env(self, supervisor_id: str) -> dict[str, str]:
-        env = dict(os.environ)
-        (self.runtime / "prometheus").mkdir(exist_ok=True)
-        env.update(
+    def prepare_environment(self) -> None:
+        """Set before the app is imported: prometheus_client picks multiprocess mode at import time."""
+        (self.runtime / "prometheus").mkdir()
+        os.environ.update(
             LOAD_HARNESS_RUNTIME_DIR=str(self.runtime),
             PROMETHEUS_MULTIPROC_DIR=str(self.runtime / "prometheus"),
-            LOAD_HARNESS_SUPERVISOR_ID=supervisor_id,
             LOAD_HARNESS_BIND=f"{self.settings.host}:{self.settings.port}",
             LOAD_HARNESS_WORKERS=str(self.workers),
             LOAD_HARNESS_THREADS=str(self.threads),
             POD_NAME=self.settings.pod_name,
-            # Every worker must sign sessions with the same key, so a random one is chosen here, once.
+            # Every worker must sign sessions with the same key; with fork they share it, with --reload the
+            # exec'd gunicorn reads it from here.
             SECRET_KEY=self.settings.secret_key or secrets.token_hex(32),
+            DATABASE_URL=self.settings.resolved_database_url,
         )
-        if not self.settings.database_url:
-            env["DATABASE_URL"] = self.settings.resolved_database_url
-        return env
 
     def start_supervisor(self, started_before: float) -> None:
+        from load_harness.store import jobs as job_store
+        from load_harness.store import pods as pod_store
+        from load_harness.store.engine import get_engine
+        from load_harness.supervisor.__main__ import run
+
+        engine = get_engine()
         supervisor_id = uuid.uuid4().hex[:16]
         # Rows this pod left running under an earlier process are lost: their burners died with it.
-        lost = job_store.mark_lost(self.engine, self.settings.pod_name, supervisor_id, started_before)
+        lost = job_store.mark_lost(engine, self.settings.pod_name, supervisor_id, started_before)
         if lost:
             log.warning("marked %d job(s) of pod %s lost", lost, self.settings.pod_name)
-        pod_store.register_supervisor(self.engine, self.settings.pod_name, supervisor_id)
-        self.supervisor = subprocess.Popen(
-            [sys.executable, "-m", "load_harness.supervisor"],
-            env=self.env(supervisor_id),
-            preexec_fn=_die_with_serve,  # serve is single-threaded, so preexec_fn is safe
-        )
+        pod_store.register_supervisor(engine, self.settings.pod_name, supervisor_id)
+        engine.dispose()
+        self.children["supervisor"] = fork_child("supervisor", lambda: run(supervisor_id))
 
     def start_web(self) -> None:
-        command = [
-            sys.executable,
-            "-m",
-            "gunicorn",
-            "--config",
-            "python:load_harness.server.gunicorn_conf",
-        ]
         if self.reload:
-            command.append("--reload")
-        command.append("load_harness.server.wsgi:app")
-        self.web = subprocess.Popen(command, env=self.env("web"), preexec_fn=_die_with_serve)
+            # Development: gunicorn re-imports code on change, which needs a fresh interpreter.
+            command = [sys.executable, "-m", "gunicorn", "--config", "python:load_harness.server.gunicorn_conf"]
+            command += ["--reload", "load_harness.server.wsgi:app"]
+            self.children["web"] = fork_child("web", lambda: os.execv(sys.executable, command))  # noqa: S606
+            return
+        from load_harness.server.gunicorn_app import run_gunicorn
+        from load_harness.server.wsgi import app
+
+        self.children["web"] = fork_child("web", lambda: run_gunicorn(app))
 
     def run(self) -> int:
+        from load_harness.store.engine import get_engine
+        from load_harness.store.migrate import ensure_schema
+
         started = time.time()
-        upgrade(self.engine)
+        self.prepare_environment()
+        if ensure_schema(get_engine()):
+            log.info("database migrated")
         signal.signal(signal.SIGTERM, self._on_signal)
         signal.signal(signal.SIGINT, self._on_signal)
         self.start_supervisor(started)
@@ -119,17 +144,28 @@ class Server:
         finally:
             self._shutdown()
 
+    def _exited(self, name: str) -> int | None:
+        pid = self.children.get(name)
+        if pid is None:
+            return None
+        with contextlib.suppress(ChildProcessError):
+            done, status = os.waitpid(pid, os.WNOHANG)
+            if done:
+                del self.children[name]
+                return os.waitstatus_to_exitcode(status)
+        return None
+
     def _watch(self) -> int:
-        assert self.web is not None
         while not self.stopping:
-            code = self.web.poll()
+            code = self._exited("web")
             if code is not None:
                 log.error("gunicorn exited with %s", code)
                 return code or 1
-            if self.supervisor is not None and self.supervisor.poll() is not None and not self.stopping:
-                log.error("supervisor exited with %s; starting a new one", self.supervisor.returncode)
+            code = self._exited("supervisor")
+            if code is not None and not self.stopping:
+                log.error("supervisor exited with %s; starting a new one", code)
                 self.start_supervisor(time.time())
-            time.sleep(0.2)
+            time.sleep(0.1)
         return 0
 
     def _on_signal(self, _signum: int, _frame: FrameType | None) -> None:
@@ -139,16 +175,15 @@ class Server:
         (self.runtime / "draining").touch()
         if self.settings.drain_seconds:
             time.sleep(self.settings.drain_seconds)
-        for child in (self.web, self.supervisor):
-            if child is not None and child.poll() is None:
-                child.send_signal(signal.SIGTERM)
+        for pid in self.children.values():
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGTERM)
         deadline = time.monotonic() + max(2.0, SHUTDOWN_BUDGET_S - self.settings.drain_seconds)
-        for child in (self.web, self.supervisor):
-            if child is None:
-                continue
-            with contextlib.suppress(subprocess.TimeoutExpired):
-                child.wait(max(0.1, deadline - time.monotonic()))
-            if child.poll() is None:
-                child.kill()
-                child.wait()
+        while self.children and time.monotonic() < deadline:
+            for name in list(self.children):
+                self._exited(name)
+            time.sleep(0.05)
+        for pid in self.children.values():
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)
         shutil.rmtree(self.runtime, ignore_errors=True)

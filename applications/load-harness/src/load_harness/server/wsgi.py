@@ -1,8 +1,5 @@
-"""The WSGI entry point gunicorn loads in each web worker."""
+"""The WSGI entry point: the app gunicorn serves (imported once by serve, or by gunicorn with --reload)."""
 
 from load_harness.app import create_app
-from load_harness.settings import get_settings
-from load_harness.telemetry.logging import configure_logging
 
-configure_logging(get_settings(), component="web")
 app = create_app()

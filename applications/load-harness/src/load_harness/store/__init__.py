@@ -1,6 +1,3 @@
-"""The shared store: SQLAlchemy Core tables, Alembic migrations and small repositories (jobs, pods)."""
+"""The shared store: SQLAlchemy Core tables, Alembic migrations and small repositories (jobs, pods).
 
-from load_harness.store.engine import get_engine, make_engine
-from load_harness.store.migrate import upgrade
-
-__all__ = ["get_engine", "make_engine", "upgrade"]
+Submodules are imported where needed; in particular Alembic (store.migrate) stays out of web workers."""

@@ -1,4 +1,5 @@
-"""Entry point of the supervisor process, started by `load-harness serve` (one per pod)."""
+"""The supervisor process's main loop. `load-harness serve` forks it (one per pod); `python -m
+load_harness.supervisor` runs it stand-alone with LOAD_HARNESS_SUPERVISOR_ID set."""
 
 from __future__ import annotations
 
@@ -13,11 +14,9 @@ from load_harness.store.engine import get_engine
 from load_harness.supervisor.core import Supervisor
 from load_harness.supervisor.wakeup import WakeupListener, socket_path
 from load_harness.telemetry.logging import configure_logging
-from load_harness.workloads.lifeline import bind_to_parent
 
 
-def main() -> None:
-    bind_to_parent()
+def run(supervisor_id: str) -> None:
     settings = get_settings()
     configure_logging(settings, component="supervisor")
     stopping = threading.Event()
@@ -27,7 +26,7 @@ def main() -> None:
 
     signal.signal(signal.SIGTERM, _on_term)
     signal.signal(signal.SIGINT, _on_term)
-    supervisor = Supervisor(get_engine(), settings.pod_name, os.environ["LOAD_HARNESS_SUPERVISOR_ID"])
+    supervisor = Supervisor(get_engine(), settings.pod_name, supervisor_id)
     listener = WakeupListener(socket_path())
     try:
         while not stopping.is_set():
@@ -42,4 +41,7 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    from load_harness.workloads.lifeline import bind_to_parent
+
+    bind_to_parent()
+    run(os.environ["LOAD_HARNESS_SUPERVISOR_ID"])

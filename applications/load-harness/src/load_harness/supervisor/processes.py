@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import multiprocessing as mp
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from multiprocessing.process import BaseProcess
 from typing import Any
 
 import psutil
 
+from load_harness.procname import set_process_name
 from load_harness.store.jobs import Job
 from load_harness.workloads.cpu import burner_main
 from load_harness.workloads.memory import holder_main
@@ -74,6 +76,14 @@ def _peak_rss(pid: int) -> int:
     return 0
 
 
+def _named(name: str, target: Callable[..., None]) -> Callable[..., None]:
+    def run(*args: Any) -> None:
+        set_process_name(name)
+        target(*args)
+
+    return run
+
+
 def start(job: Job, now: float) -> RunningJob:
     stop_event = _CTX.Event()
     # Children may outlive the deadline by a second at most; the supervisor stops them at the deadline itself.
@@ -85,7 +95,7 @@ def start(job: Job, now: float) -> RunningJob:
         for index in range(cores):
             processes.append(
                 _CTX.Process(
-                    target=burner_main,
+                    target=_named("lh-burner", burner_main),
                     args=(per_burner, duration, stop_event),
                     name=f"lh-burner-{job.id}-{index}",
                     daemon=True,
@@ -94,7 +104,7 @@ def start(job: Job, now: float) -> RunningJob:
     elif job.kind == "memory":
         processes.append(
             _CTX.Process(
-                target=holder_main,
+                target=_named("lh-holder", holder_main),
                 args=(job.memory_bytes, duration, stop_event, None),  # measured here, from VmHWM
                 name=f"lh-holder-{job.id}",
                 daemon=True,

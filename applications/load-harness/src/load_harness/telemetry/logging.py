@@ -62,3 +62,5 @@ def configure_logging(settings: Settings, component: str) -> None:
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(settings.log_level.upper())
+    # Alembic narrates every plugin it loads at INFO; serve logs one line when it migrates.
+    logging.getLogger("alembic").setLevel(logging.WARNING)

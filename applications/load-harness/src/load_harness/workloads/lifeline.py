@@ -98,3 +98,9 @@ def bind_to_parent(expected_parent: int | None = None) -> None:
             return
         _watched_parent = parent
     threading.Thread(target=_watch, args=(parent,), name="lifeline-watchdog", daemon=True).start()
+
+
+def set_parent_death_signal() -> None:
+    """Only the kernel half of bind_to_parent(): for a child about to exec (a preexec_fn) or a forked process
+    that starts its own threads later."""
+    _set_pdeathsig(signal.SIGKILL)

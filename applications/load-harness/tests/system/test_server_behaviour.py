@@ -1,0 +1,68 @@
+"""Server-wide behaviour on real processes: metrics across workers, JSON logs, draining, proxy headers."""
+
+from __future__ import annotations
+
+import json
+import re
+import signal
+import threading
+import time
+from pathlib import Path
+
+import pytest
+import requests
+from lh_support import start_server, wait_for
+
+pytestmark = pytest.mark.slow
+
+
+def test_metrics_count_requests_from_every_worker(tmp_path: Path) -> None:
+    server = start_server(tmp_path, workers=2)
+    try:
+        workers = set()
+        for _ in range(30):
+            response = requests.get(server.url + "/version", headers={"Connection": "close"}, timeout=5)
+            workers.add(response.headers["X-Worker-PID"])
+        assert len(workers) == 2
+        for _ in range(3):  # whichever worker answers the scrape, it reports the pod's total
+            text = requests.get(server.url + "/metrics", headers={"Connection": "close"}, timeout=5).text
+            match = re.search(r'flask_http_request_total\{method="GET",path="/version",status="200"\} (\S+)', text)
+            assert match is not None
+            assert float(match.group(1)) == 30
+    finally:
+        server.stop()
+
+
+def test_logs_are_json_lines_with_request_id(tmp_path: Path) -> None:
+    server = start_server(tmp_path)
+    try:
+        server.get("/version", headers={"X-Request-ID": "trace-me-123"})
+        assert wait_for(lambda: "trace-me-123" in server.log(), timeout=5)
+        line = next(ln for ln in server.log().splitlines() if "trace-me-123" in ln)
+        entry = json.loads(line)
+        assert entry["request_id"] == "trace-me-123"
+        assert entry["route"] == "/version"
+        assert entry["status"] == 200
+    finally:
+        server.stop()
+
+
+def test_ready_is_false_while_draining(tmp_path: Path) -> None:
+    server = start_server(tmp_path, extra_env={"DRAIN_SECONDS": "2"})
+    seen: list[int] = []
+
+    def poll() -> None:
+        deadline = time.monotonic() + 2.5
+        while time.monotonic() < deadline:
+            try:
+                seen.append(requests.get(server.url + "/ready", timeout=1).status_code)
+            except requests.RequestException:
+                break
+            time.sleep(0.05)
+
+    poller = threading.Thread(target=poll)
+    server.proc.send_signal(signal.SIGTERM)
+    poller.start()
+    poller.join()
+    assert 503 in seen
+    assert server.proc.wait(10) == 0
