@@ -211,7 +211,7 @@ class ResponseParser:
                     self._chunk_state = _CHUNK_DATA
             elif self._chunk_state == _CHUNK_DATA:
                 take = min(self._remaining, len(buf))
-                self._keep(buf[:take])
+                self._keep(buf[: max(0, min(take, self._remaining - 2))])  # the data, not its CRLF
                 self._remaining -= take
                 buf = buf[take:]
                 if self._remaining:

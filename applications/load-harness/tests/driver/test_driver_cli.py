@@ -1,0 +1,119 @@
+"""`load-harness drive` as a user meets it: options, exit codes, JSON, report, shards, default target."""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+from load_harness.cli.drive import build_plan, default_url
+
+
+def output_json(result: Any) -> dict[str, Any]:
+    return json.loads(result.stdout.strip().splitlines()[-1])  # type: ignore[no-any-return]
+
+
+def test_thresholds_pass_exit_0_and_json_summary(cli: Any, backend: Any) -> None:
+    result = cli(backend.url + "/", "--rate", "100", "--duration", "1s", "--json", "--threshold", "p99<5s")
+    assert result.exit_code == 0, result.output
+    summary = output_json(result)
+    assert summary["thresholds"][0]["passed"] is True
+    assert summary["exit_code"] == 0
+    assert {"p50", "p90", "p99", "p99.9", "max"} <= set(summary["latency_ms"]["response"])
+    assert summary["status_codes"] == {"200": summary["requests"]["completed"]}
+
+
+def test_threshold_failure_exits_99(cli: Any, backend: Any) -> None:
+    result = cli(
+        backend.url + "/",
+        "--concurrency",
+        "2",
+        "--duration",
+        "0.5s",
+        "--threshold",
+        "p50<1us",
+        "--threshold",
+        "errors<1%",
+    )
+    assert result.exit_code == 99, result.output
+    assert "FAIL" in result.stdout
+    assert "pass" in result.stdout
+    assert "Latency" in result.stdout
+    assert "Pods" in result.stdout
+
+
+def test_error_threshold_and_html_report(cli: Any, backend: Any, tmp_path: Path) -> None:
+    report = tmp_path / "run.html"
+    result = cli(
+        backend.url + "/?status=500", "--concurrency", "2", "--requests", "50", "--threshold", "errors<1%",
+        "--report", str(report), "--json",
+    )  # fmt: skip
+    assert result.exit_code == 99
+    assert output_json(result)["error_classes"]["5xx"] == 50
+    html = report.read_text()
+    assert "<svg" in html
+    assert "errors&lt;1%" in html
+    assert "FAIL" in html
+    assert "<script" not in html
+    assert "http://" not in html.replace(backend.url, "").replace("http://www.w3.org", "")
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--duration", "ten"], "bad duration"),
+        (["--rate", "10", "--concurrency", "2"], "not both"),
+        (["--rate", "10", "--threshold", "p99<fast"], "bad threshold"),
+        (["--rate", "-5"], "--rate"),
+        (["--stages", "30s"], "bad stage"),
+        (["--stages", "1s:5", "--duration", "2s"], "--stages already sets the duration"),
+        (["--body", "{not json"], "not valid JSON"),
+        (["--header", "novalue"], "NAME:VALUE"),
+        (["--shards", "2", "--shard-index", "2"], "--shard-index"),
+    ],
+)
+def test_bad_input_is_a_usage_error(cli: Any, args: list[str], message: str) -> None:
+    result = cli("http://127.0.0.1:9/", *args)
+    assert result.exit_code == 2, result.output
+    assert message in result.output
+
+
+def test_unreachable_target_exits_fast_with_a_clear_message(cli: Any, unreachable_url: str) -> None:
+    started = time.monotonic()
+    result = cli(unreachable_url, "--rate", "200", "--duration", "30s")
+    assert time.monotonic() - started < 3
+    assert result.exit_code == 1
+    assert "unreachable" in result.stderr
+
+
+def test_unknown_host_is_reported_before_any_request(cli: Any) -> None:
+    result = cli("http://no-such-host.invalid/", "--rate", "10", "--duration", "1s")
+    assert result.exit_code == 1
+    assert "cannot resolve" in result.stderr
+
+
+def test_local_shards_merge(cli: Any, static_nginx: Any) -> None:
+    result = cli(static_nginx.url + "/", "--rate", "300", "--duration", "2s", "--shards", "2", "--json")
+    assert result.exit_code == 0, result.output
+    summary = output_json(result)
+    assert summary["shards"] == 2
+    assert summary["requests"]["sent"] == pytest.approx(600, abs=12)
+    assert summary["latency_ms"]["response"]["count"] == summary["requests"]["completed"]
+    assert abs(summary["throughput"]["pacing_error_pct"]) <= 2
+
+
+def test_default_target_is_this_services_cpu_work(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("LOAD_HARNESS_SERVICE_URL", raising=False)
+    monkeypatch.setenv("PORT", "9123")
+    assert default_url() == "http://127.0.0.1:9123/load/cpu/work"
+    monkeypatch.setenv("LOAD_HARNESS_SERVICE_URL", "http://svc.ns:80/")
+    plan = build_plan(None, cpu_ms=25, rate=5)
+    assert plan.url == "http://svc.ns:80/load/cpu/work"
+    assert (plan.method, plan.body, plan.mode) == ("POST", b'{"cpu_ms": 25}', "open")
+    assert ("Content-Type", "application/json") in plan.headers
+    assert build_plan(None, iterations=1000).body == b'{"iterations": 1000}'
+    assert build_plan("http://x/").mode == "closed"  # neither flag: one closed loop
+    staged = build_plan("http://x/", stages="10s:50", concurrency=0)
+    assert (staged.mode, staged.start_target, staged.duration_s) == ("closed", 0, 10)
