@@ -159,3 +159,13 @@ def test_budget_table_output(tmp_path: Path) -> None:
     assert result.exit_code == 1  # 14 system pods do not fit in 11
     assert "NOT ENOUGH HEADROOM" in result.stdout
     assert "cannot parse" in result.stdout
+
+
+def test_malformed_manifests_do_not_crash(tmp_path: Path) -> None:
+    (tmp_path / "odd.yaml").write_text(
+        "apiVersion: apps/v1\nkind: Deployment\nmetadata: null\nspec: []\n---\n"
+        "apiVersion: batch/v1\nkind: CronJob\nmetadata: {name: nightly}\nspec: {jobTemplate: null}\n---\n"
+        "apiVersion: autoscaling/v2\nkind: HorizontalPodAutoscaler\nmetadata: {name: h}\nspec: null\n"
+    )
+    scan = scan_manifests(tmp_path, set())
+    assert [(w.kind, w.name, w.pods) for w in scan.workloads] == [("Deployment", "?", 1), ("CronJob", "nightly", 1)]

@@ -128,6 +128,11 @@ def collect(root: Path, scan: Scan) -> list[_Doc]:
     return docs
 
 
+def _dict(value: Any) -> dict[str, Any]:
+    """Malformed manifests (`metadata: null`, `spec: []`) count as empty rather than crash the budget."""
+    return value if isinstance(value, dict) else {}
+
+
 def _int(value: Any, default: int) -> int:
     return value if isinstance(value, int) and value >= 0 else default
 
@@ -137,21 +142,21 @@ def scan_manifests(root: Path, system_namespaces: set[str]) -> Scan:
     docs = collect(root, scan)
 
     def ns_of(doc: _Doc) -> str:
-        return str(doc.obj.get("metadata", {}).get("namespace") or doc.namespace or "default")
+        return str(_dict(doc.obj.get("metadata")).get("namespace") or doc.namespace or "default")
 
     hpa_max: dict[tuple[str, str, str], tuple[int, str]] = {}
     for doc in docs:
         if doc.obj["kind"] == "HorizontalPodAutoscaler":
-            spec = doc.obj.get("spec") or {}
-            ref = spec.get("scaleTargetRef") or {}
-            hpa = doc.obj.get("metadata", {}).get("name", "?")
+            spec = _dict(doc.obj.get("spec"))
+            ref = _dict(spec.get("scaleTargetRef"))
+            hpa = _dict(doc.obj.get("metadata")).get("name", "?")
             hpa_max[(ns_of(doc), str(ref.get("kind")), str(ref.get("name")))] = (
                 _int(spec.get("maxReplicas"), 1),
                 hpa,
             )
     for doc in docs:
-        kind, spec = doc.obj["kind"], doc.obj.get("spec") or {}
-        name = str(doc.obj.get("metadata", {}).get("name", "?"))
+        kind, spec = doc.obj["kind"], _dict(doc.obj.get("spec"))
+        name = str(_dict(doc.obj.get("metadata")).get("name", "?"))
         ns = ns_of(doc)
         if kind in REPLICATED:
             if (ns, kind, name) in hpa_max:
@@ -166,7 +171,7 @@ def scan_manifests(root: Path, system_namespaces: set[str]) -> Scan:
         elif kind == "Job":
             pods, basis = _int(spec.get("parallelism"), 1), "Job parallelism"
         elif kind == "CronJob":
-            job = (spec.get("jobTemplate") or {}).get("spec") or {}
+            job = _dict(_dict(spec.get("jobTemplate")).get("spec"))
             pods, basis = _int(job.get("parallelism"), 1), "CronJob parallelism while it runs"
         else:
             continue

@@ -52,6 +52,11 @@ def _rel(path: Path, base: Path) -> str:
         return str(path)
 
 
+def _name(doc: dict[str, Any]) -> str:
+    metadata = doc.get("metadata")
+    return str(metadata.get("name", "?")) if isinstance(metadata, dict) else "?"
+
+
 def iter_objects(files: list[Path], base: Path, errors: list[str]) -> Iterator[tuple[str, int, dict[str, Any]]]:
     """(file, document index, object) for every Kubernetes object; parse problems go to `errors`."""
     for path in files:
@@ -78,7 +83,7 @@ def schema_findings(files: list[Path], base: Path, k8s_version: str) -> tuple[li
     errors: list[str] = []
     checked = deferred = 0
     for rel, index, doc in iter_objects(files, base, errors):
-        name = (doc.get("metadata") or {}).get("name", "?")
+        name = _name(doc)
         try:
             kubernetes_validate.validate(doc, k8s_version, strict=True)
             checked += 1
@@ -105,7 +110,7 @@ def crd_findings(files: list[Path], base: Path, k8s_version: str) -> tuple[list[
             continue
         checked += 1
         found, notes = crd_problems(doc)
-        name = (doc.get("metadata") or {}).get("name", "?")
+        name = _name(doc)
         errors += [f"{rel}#{index} {doc['kind']}/{name}: {p}" for p in found]
         warnings += [f"{rel}#{index} {doc['kind']}/{name}: {n}" for n in notes]
     return errors, warnings, checked
