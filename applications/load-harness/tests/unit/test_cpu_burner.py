@@ -174,13 +174,14 @@ WINDOW = (1.0, 4.0)  # measure after the first second, as the spec for settling 
 TOLERANCE_PP = 2.0
 
 
-def _machine_busy_s() -> float:
-    times = psutil.cpu_times()
-    return sum(times) - times.idle - getattr(times, "iowait", 0.0)
+def _run_delay_s(pid: int) -> float:
+    """Time the process spent runnable but waiting for a CPU (schedstat's second field)."""
+    with open(f"/proc/{pid}/schedstat", encoding="ascii") as stat:
+        return int(stat.read().split()[1]) / 1e9
 
 
-def _measure_batch(targets: tuple[float, ...]) -> tuple[dict[float, float], float]:
-    """Run one burner per target in parallel; return measured % per target and other load in cores."""
+def _measure_batch(targets: tuple[float, ...]) -> dict[float, tuple[float, float]]:
+    """Run one burner per target in parallel; return (CPU %, % of time waiting for a CPU) per target."""
     ctx = mp.get_context("fork")
     stop = ctx.Event()
     procs = [ctx.Process(target=burner_main, args=(t, RUN_S, stop), daemon=True) for t in targets]
@@ -190,37 +191,42 @@ def _measure_batch(targets: tuple[float, ...]) -> tuple[dict[float, float], floa
     start = time.monotonic()
     try:
         time.sleep(WINDOW[0])
-        t0, busy0 = time.monotonic(), _machine_busy_s()
+        t0 = time.monotonic()
         cpu0 = [sum(h.cpu_times()[:2]) for h in handles]
+        wait0 = [_run_delay_s(h.pid) for h in handles]
         time.sleep(WINDOW[1] - (time.monotonic() - start))
-        t1, busy1 = time.monotonic(), _machine_busy_s()
+        t1 = time.monotonic()
         cpu1 = [sum(h.cpu_times()[:2]) for h in handles]
+        wait1 = [_run_delay_s(h.pid) for h in handles]
     finally:
         stop.set()
         for proc in procs:
             proc.join(2.0)
     wall = t1 - t0
-    ours = [(b - a) / wall for a, b in zip(cpu0, cpu1, strict=True)]
-    others = (busy1 - busy0) / wall - sum(ours)
-    return {t: 100 * u for t, u in zip(targets, ours, strict=True)}, others
+    return {
+        t: (100 * (c1 - c0) / wall, 100 * (w1 - w0) / wall)
+        for t, c0, c1, w0, w1 in zip(targets, cpu0, cpu1, wait0, wait1, strict=True)
+    }
+
+
+# A burner alone on a core still waits ~1 % of the time (wake-up latency); far more means something else had
+# the CPU it was owed, which no controller can make up for at nice 10.
+CONTENDED_WAIT_PCT = 3.0
 
 
 @pytest.mark.slow
 def test_real_burners_hold_target_within_two_points() -> None:
     # Two batches of 1.25 cores each on a 2-core machine, so the burners never compete with each other.
-    measured: dict[float, float] = {}
-    others: list[float] = []
+    measured: dict[float, tuple[float, float]] = {}
     for batch in ((0.25, 1.0), (0.5, 0.75)):
-        for attempt in range(2):
-            result, other = _measure_batch(batch)
-            # Retry only a miss that other load on the machine explains.
-            if all(abs(result[t] - 100 * t) <= TOLERANCE_PP for t in batch) or other <= 0.3 or attempt == 1:
+        for _attempt in range(2):  # one retry when other load on a shared machine explains a miss
+            result = _measure_batch(batch)
+            misses = [t for t in batch if abs(result[t][0] - 100 * t) > TOLERANCE_PP]
+            if not any(result[t][1] > CONTENDED_WAIT_PCT for t in misses):
                 break
         measured.update(result)
-        others.append(other)
-    misses = {t: m for t, m in measured.items() if abs(m - 100 * t) > TOLERANCE_PP}
-    if misses and max(others) > 0.3:
-        # Niced burners yield to anything else on the machine (another test run, a build): that is by design,
-        # and it makes the accuracy unmeasurable here rather than wrong.
-        pytest.skip(f"machine busy ({max(others):.2f} other cores); measured {measured}")
-    assert not misses, f"measured {measured}, other load {others} cores"
+    misses = {t: m for t, m in measured.items() if abs(m[0] - 100 * t) > TOLERANCE_PP}
+    report = {t: f"{cpu:.2f}% cpu, {wait:.1f}% waiting" for t, (cpu, wait) in measured.items()}
+    if misses and all(wait > CONTENDED_WAIT_PCT for _, wait in misses.values()):
+        pytest.skip(f"burners starved by other load on the machine: {report}")
+    assert not misses, report
