@@ -231,3 +231,18 @@ def run_cleanup(*args: str) -> Any:
     app = typer.Typer()
     app.command()(cleanup_command)
     return CliRunner().invoke(app, list(args))
+
+
+if __name__ == "__main__":
+    # Seed a running moto_server so `fleet cleanup` can be tried by hand (docs/fleet.md shows the output):
+    #   moto_server -H 127.0.0.1 -p 5055 &
+    #   AWS_ACCESS_KEY_ID=x AWS_SECRET_ACCESS_KEY=x python tools/fleet/tests/cleanup_seed.py http://127.0.0.1:5055
+    import sys
+
+    import boto3
+
+    endpoint = sys.argv[1] if len(sys.argv) > 1 else "http://127.0.0.1:5055"
+    cluster = sys.argv[2] if len(sys.argv) > 2 else "staging"
+    clients = [boto3.client(s, region_name="eu-west-2", endpoint_url=endpoint) for s in ("ec2", "elbv2")]
+    made = seed(clients[0], clients[1], cluster)
+    print(f"seeded {len(made.orphans)} orphans, {len(made.skipped)} to skip, {len(made.survivors)} lookalikes")

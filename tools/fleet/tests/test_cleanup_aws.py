@@ -65,7 +65,7 @@ def test_other_errors_fail_at_once(code: str) -> None:
 
 def test_auth_errors_carry_a_hint() -> None:
     aws, _ = _aws()
-    with pytest.raises(AwsError, match="nothing can be concluded about orphans"):
+    with pytest.raises(AwsError, match="the result is unknown, not empty"):
         aws.call(FakeClient([_client_error("AuthFailure")]), "describe_things")
 
 

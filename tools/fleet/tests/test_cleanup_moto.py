@@ -79,12 +79,14 @@ def test_dry_run_lists_exactly_the_orphans_and_deletes_nothing(dry_run: DryRun) 
 def test_every_orphan_says_which_tag_matched(dry_run: DryRun) -> None:
     orphans = dry_run.report["orphans"]
     reasons = {o["kind"]: o["reason"] for o in orphans}
-    assert reasons["network-interface"] == f"tag cluster.k8s.amazonaws.com/name={CLUSTER}"
-    assert reasons["volume"] == f"tag kubernetes.io/cluster/{CLUSTER}=owned (PVC db/data-postgres-0)"
-    assert reasons["elastic-ip"] == f"tag kubernetes.io/cluster/{CLUSTER}=owned"
+    assert reasons["network-interface"] == f"cluster.k8s.amazonaws.com/name={CLUSTER}"
+    assert reasons["volume"] == f"kubernetes.io/cluster/{CLUSTER}=owned (PVC db/data-postgres-0)"
+    assert reasons["elastic-ip"] == f"kubernetes.io/cluster/{CLUSTER}=owned"
     assert all(o["reason"] for o in orphans)
     listener_reasons = [o["reason"] for o in orphans if o["kind"] == "listener"]
-    assert all(r.startswith("listener of ") for r in listener_reasons)
+    expected = [f"listener of orphan k8s-{CLUSTER}-web", f"listener of orphan {CLUSTER}-svc-nlb"]
+    assert sorted(listener_reasons) == expected
+    assert f"untagged; serves only orphan {CLUSTER}-svc-nlb" in [o["reason"] for o in orphans]
 
 
 def test_skipped_resources_explain_why(dry_run: DryRun) -> None:
@@ -92,7 +94,7 @@ def test_skipped_resources_explain_why(dry_run: DryRun) -> None:
     assert "attached to i-" in why
     assert "associated" in why
     assert "also tagged for cluster(s) other" in why
-    assert f"kubernetes.io/cluster/{CLUSTER}=shared names the cluster" in why
+    assert f"kubernetes.io/cluster/{CLUSTER}=shared is not an ownership tag for a security-group" in why
 
 
 def test_human_output_lists_orphans_and_the_dry_run_hint(dry_run: DryRun) -> None:

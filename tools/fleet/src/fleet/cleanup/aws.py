@@ -72,9 +72,8 @@ class AwsError(Exception):
 def _hint(code: str) -> str:
     if code in AUTH_CODES:
         return (
-            " — AWS rejected the credentials or the permission; nothing can be concluded about orphans"
-            " (check AWS_PROFILE, `aws sts get-caller-identity`, and that the role may call"
-            " ec2:Describe* and elasticloadbalancing:Describe*)"
+            " — AWS refused the credentials or the permission, so the result is unknown, not empty"
+            " (check AWS_PROFILE, `aws sts get-caller-identity`, and the IAM actions listed in docs/fleet.md)"
         )
     if code in TRANSIENT_CODES:
         return " — AWS kept throttling or failing; try again later or raise --retry-attempts"

@@ -75,32 +75,41 @@ def exit_code(report: Report) -> int:
     return EXIT_ORPHANS_FOUND if report.orphans else EXIT_CLEAN
 
 
+def _short(resource_id: str) -> str:
+    """An ARN without its arn:aws:service:region:account: prefix (the table is per region; --json keeps it)."""
+    parts = resource_id.split(":", 5)
+    return parts[5] if resource_id.startswith("arn:") and len(parts) == 6 else resource_id
+
+
+def _columns(table: Table, *names: str) -> None:
+    # Ids stay on one line so they can be copied; the free-text columns wrap instead.
+    for name in names:
+        table.add_column(name, no_wrap=name in ("kind", "id"), overflow="fold")
+
+
 def render(console: Console, report: Report) -> None:
     where = f"cluster [bold]{report.cluster}[/] in {report.region}"
-    if report.error:
-        console.print("[red]Discovery or deletion stopped by an AWS error; the list below is incomplete.[/]")
+    if report.error and (report.orphans or report.skipped or report.outcomes):
+        console.print("[red]Stopped by an AWS error (on stderr): what is listed below is incomplete.[/]")
     if report.orphans:
         table = Table(title=f"Orphans of {where}", title_justify="left")
-        for column in ("kind", "id", "name", "matched"):
-            table.add_column(column, overflow="fold")
+        _columns(table, "kind", "id", "name", "matched")
         for orphan in report.orphans:
-            table.add_row(orphan.kind, orphan.id, orphan.name, orphan.reason)
+            table.add_row(orphan.kind, _short(orphan.id), orphan.name, orphan.reason)
         console.print(table)
     elif not report.error:
         console.print(f"No orphans of {where}.")
     if report.skipped:
         table = Table(title="Tagged for the cluster but left alone", title_justify="left", style="dim")
-        for column in ("kind", "id", "name", "why"):
-            table.add_column(column, overflow="fold")
+        _columns(table, "kind", "id", "name", "why")
         for s in report.skipped:
             table.add_row(s.kind, s.id, s.name, s.why)
         console.print(table)
     if report.applied and report.outcomes:
         table = Table(title="--apply", title_justify="left")
-        for column in ("kind", "id", "result", "detail"):
-            table.add_column(column, overflow="fold")
+        _columns(table, "kind", "id", "result", "detail")
         for outcome in report.outcomes:
-            table.add_row(outcome.kind, outcome.id, outcome.result, outcome.detail)
+            table.add_row(outcome.kind, _short(outcome.id), outcome.result, outcome.detail)
         console.print(table)
     elif report.orphans and not report.applied and not report.error:
         count = len(report.orphans)

@@ -28,7 +28,7 @@ def _judge(kind: str, rid: str, name: str, verdict: Verdict, blocker: str | None
     elif blocker:
         yield Skipped(kind, rid, name, blocker)
     else:
-        yield Orphan(kind, rid, name, f"tag {verdict.reason}")
+        yield Orphan(kind, rid, name, str(verdict.reason))
 
 
 def _elb_tags(aws: Aws, arns: Sequence[str]) -> dict[str, dict[str, str]]:
@@ -56,8 +56,9 @@ def find_listeners(aws: Aws, cluster: str, found: Sequence[Orphan]) -> Iterator[
             aws.elbv2, "describe_listeners", "Listeners", marker=True, LoadBalancerArn=lb.id, PageSize=400
         )
         for listener in listeners:
-            name = f"{lb.name.split(' ')[0]}:{listener.get('Port', '?')}"
-            yield Orphan("listener", listener["ListenerArn"], name, f"listener of {lb.name}, {lb.reason}")
+            lb_name = lb.name.split(" ")[0]
+            name = f"{lb_name}:{listener.get('Port', '?')}"
+            yield Orphan("listener", listener["ListenerArn"], name, f"listener of orphan {lb_name}")
 
 
 def find_target_groups(aws: Aws, cluster: str, found: Sequence[Orphan]) -> Iterator[Found]:
@@ -80,7 +81,8 @@ def find_target_groups(aws: Aws, cluster: str, found: Sequence[Orphan]) -> Itera
             if parents and blocker:
                 yield Skipped("target-group", arn, name, blocker)
             elif parents:
-                yield Orphan("target-group", arn, name, f"target of {parents[0].name}, {parents[0].reason}")
+                parent = parents[0].name.split(" ")[0]
+                yield Orphan("target-group", arn, name, f"untagged; serves only orphan {parent}")
 
 
 def find_network_interfaces(aws: Aws, cluster: str, found: Sequence[Orphan]) -> Iterator[Found]:

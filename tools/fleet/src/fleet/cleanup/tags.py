@@ -132,7 +132,7 @@ def classify(tags: Mapping[str, str], cluster: str, kind: str) -> Verdict:
         return Verdict(reason=matched, refusal=f"also tagged for cluster(s) {', '.join(others)}")
     if matched is None:
         seen = ", ".join(f"{k}={v}" for k, v in sorted(tags.items()) if cluster in clusters_named({k: v}))
-        return Verdict(refusal=f"{seen} names the cluster but is not an ownership tag for a {kind}")
+        return Verdict(refusal=f"{seen} is not an ownership tag for a {kind}")
     return Verdict(reason=matched + _pvc_note(tags))
 
 
