@@ -9,7 +9,7 @@ import uuid
 
 from flask import Flask, Response, g, request
 
-from load_harness.api import chaos, jobs, meta, metrics, openapi, work
+from load_harness.api import chaos, flagger, jobs, meta, metrics, openapi, runs, work
 from load_harness.api.problems import register_error_handlers
 from load_harness.context import KEY, AppContext
 from load_harness.dashboard import bp as dashboard_bp
@@ -46,7 +46,7 @@ def create_app(settings: Settings | None = None) -> Flask:
     auth.install(app, settings.api_key)
     chaos.install(app)
     register_error_handlers(app)
-    for blueprint in (meta.bp, jobs.bp, work.bp, chaos.bp, metrics.bp, openapi.bp, dashboard_bp):
+    for blueprint in (meta.bp, jobs.bp, work.bp, chaos.bp, runs.bp, flagger.bp, metrics.bp, openapi.bp, dashboard_bp):
         app.register_blueprint(blueprint)
     return app
 

@@ -96,3 +96,18 @@ def compute_limits(settings: Settings) -> PodLimits:
         memory_max_mb=memory_max,
         max_concurrent_jobs=settings.max_concurrent_jobs,
     )
+
+
+# Driver runs started through the API, the dashboard or the Flagger webhook (the CLI is not bound by these).
+DRIVER_RATE_MAX = 20_000.0
+DRIVER_CONCURRENCY_MAX = 1_000
+DRIVER_DURATION_MAX_S = 3_600
+DRIVER_DURATION_DEFAULT_S = 30
+DRIVER_REQUESTS_MAX = 10_000_000
+DRIVER_BODY_MAX_BYTES = 16 * 1024
+DRIVER_HEADERS_MAX = 32
+DRIVER_TIMEOUT_MAX_S = 60.0
+DRIVER_SHARDS_MAX = 16
+DRIVER_THRESHOLDS_MAX = 16
+DRIVER_URL_MAX = 2_048
+FLAGGER_DURATION_MAX_S = 600

@@ -21,9 +21,7 @@ REPO_VAR = Path.cwd() / "var"
 
 
 class Settings(BaseSettings):
-    model_config = SettingsConfigDict(
-        env_prefix="", case_sensitive=False, extra="ignore", populate_by_name=True
-    )
+    model_config = SettingsConfigDict(env_prefix="", case_sensitive=False, extra="ignore", populate_by_name=True)
 
     host: str = Field("127.0.0.1", description="Address to listen on")
     port: int = Field(8080, ge=1, le=65535, description="Port to listen on")
@@ -46,9 +44,7 @@ class Settings(BaseSettings):
     fail_rate: float = Field(0.0, ge=0.0, le=1.0, description="Chaos: share of requests answered with a 500")
     fail_latency_ms: int = Field(0, ge=0, le=60_000, description="Chaos: latency added to each request")
 
-    cpu_overcommit: float = Field(
-        1.0, gt=0, le=8, description="Running CPU jobs may total available cores × this"
-    )
+    cpu_overcommit: float = Field(1.0, gt=0, le=8, description="Running CPU jobs may total available cores × this")
     max_concurrent_jobs: int = Field(8, ge=1, le=256, description="Running jobs per pod, all kinds")
     memory_safety_mb: int = Field(128, ge=0, description="Memory kept free below the container limit")
 
@@ -56,13 +52,14 @@ class Settings(BaseSettings):
     threads: int = Field(16, ge=1, le=256, validation_alias=AliasChoices("WEB_THREADS", "THREADS"))
     drain_seconds: float = Field(0.0, ge=0, le=5, description="On SIGTERM, report not-ready this long first")
     supervisor_poll_seconds: float = Field(0.25, gt=0, le=10)
-    log_format: Literal["auto", "json", "text"] = Field(
-        "auto", description="auto: text when local, else JSON"
-    )
+    log_format: Literal["auto", "json", "text"] = Field("auto", description="auto: text when local, else JSON")
     log_level: str = "INFO"
 
     prometheus_url: str = Field("", description="Prometheus base URL for the observer")
     service_url: str = Field("", description="In-cluster Service URL the driver targets by default")
+    driver_allowed_hosts: str = Field(
+        "", description="Comma-separated host[:port] patterns API-started runs may target, besides this service"
+    )
 
     @field_validator("pod_name")
     @classmethod

@@ -10,7 +10,8 @@ from werkzeug.wrappers import Response as WerkzeugResponse
 
 from load_harness.api.problems import ProblemError
 
-PUBLIC_EXACT = {"/health", "/ready", "/metrics", "/openapi.json", "/apispec.json", "/ui/login"}
+# /flagger/load-test checks the key itself: Flagger cannot send headers, so it also accepts metadata.token.
+PUBLIC_EXACT = {"/health", "/ready", "/metrics", "/openapi.json", "/apispec.json", "/ui/login", "/flagger/load-test"}
 PUBLIC_PREFIXES = ("/apidocs", "/static/")
 SESSION_FLAG = "authenticated"
 

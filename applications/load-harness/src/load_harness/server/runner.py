@@ -95,6 +95,7 @@ class Server:
     def start_supervisor(self, started_before: float) -> None:
         from load_harness.store import jobs as job_store
         from load_harness.store import pods as pod_store
+        from load_harness.store import runs as run_store
         from load_harness.store.engine import get_engine
         from load_harness.supervisor.__main__ import run
 
@@ -102,8 +103,11 @@ class Server:
         supervisor_id = uuid.uuid4().hex[:16]
         # Rows this pod left running under an earlier process are lost: their burners died with it.
         lost = job_store.mark_lost(engine, self.settings.pod_name, supervisor_id, started_before)
-        if lost:
-            log.warning("marked %d job(s) of pod %s lost", lost, self.settings.pod_name)
+        interrupted = run_store.mark_interrupted(engine, self.settings.pod_name, supervisor_id)
+        if lost or interrupted:
+            log.warning(
+                "pod %s: marked %d job(s) lost, %d run(s) interrupted", self.settings.pod_name, lost, interrupted
+            )
         pod_store.register_supervisor(engine, self.settings.pod_name, supervisor_id)
         engine.dispose()
         self.children["supervisor"] = fork_child("supervisor", lambda: run(supervisor_id))

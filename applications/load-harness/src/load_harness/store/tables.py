@@ -45,3 +45,41 @@ pods = sa.Table(
     sa.Column("chaos_fail_rate", sa.Float, nullable=True),
     sa.Column("chaos_latency_ms", sa.Integer, nullable=True),
 )
+
+RUN_STATUSES = ("pending", "running", "completed", "stopped", "failed", "interrupted")
+RUN_ACTIVE = ("pending", "running")
+
+runs = sa.Table(
+    "runs",
+    metadata,
+    sa.Column("id", sa.String(64), primary_key=True),
+    sa.Column("status", sa.String(16), nullable=False),
+    sa.Column("source", sa.String(16), nullable=False),  # api | dashboard | cli | flagger
+    # The pod whose supervisor launches the shards; NULL when they run elsewhere (CLI, an Indexed Job).
+    sa.Column("pod", sa.String(253), nullable=True),
+    sa.Column("claimed_by", sa.String(64), nullable=True),
+    sa.Column("target", sa.String(2048), nullable=False),
+    sa.Column("plan", sa.JSON, nullable=False),  # driver Plan.to_dict() of the whole run
+    sa.Column("options", sa.JSON, nullable=False),  # thresholds, labels, work per request
+    sa.Column("shards", sa.Integer, nullable=False),
+    sa.Column("stop_requested", sa.Boolean, nullable=False, default=False),
+    sa.Column("created_at", sa.Float, nullable=False),
+    sa.Column("started_at", sa.Float, nullable=True),
+    sa.Column("finished_at", sa.Float, nullable=True),
+    sa.Column("summary", sa.JSON, nullable=True),  # the merged summary, frozen when the run ends
+    sa.Column("error", sa.Text, nullable=True),
+    sa.Index("ix_runs_created", "created_at"),
+    sa.Index("ix_runs_status", "status"),
+)
+
+run_shards = sa.Table(
+    "run_shards",
+    metadata,
+    sa.Column("run_id", sa.String(64), sa.ForeignKey("runs.id", ondelete="CASCADE"), primary_key=True),
+    sa.Column("shard_index", sa.Integer, primary_key=True),
+    sa.Column("host", sa.String(253), nullable=False),
+    sa.Column("pid", sa.Integer, nullable=False),
+    sa.Column("finished", sa.Boolean, nullable=False, default=False),
+    sa.Column("state", sa.JSON, nullable=True),  # the shard's cumulative driver state (histograms encoded)
+    sa.Column("updated_at", sa.Float, nullable=False),
+)

@@ -14,6 +14,7 @@ from load_harness.store import jobs as job_store
 from load_harness.store import pods as pod_store
 from load_harness.supervisor import processes
 from load_harness.supervisor.processes import RunningJob
+from load_harness.supervisor.runs import RunLauncher
 
 log = logging.getLogger(__name__)
 
@@ -36,6 +37,7 @@ class Supervisor:
         self.clock = clock
         self._start = start
         self.running: dict[str, RunningJob] = {}
+        self.runs = RunLauncher(engine, pod, supervisor_id)
         self._last_measure = 0.0
         self._last_heartbeat = 0.0
 
@@ -45,6 +47,7 @@ class Supervisor:
             self._start_claimed()
             self._stop_requested()
             self._finish_due()
+            self.runs.tick()
             self._measure_and_heartbeat()
         except SQLAlchemyError as exc:
             log.warning("store unavailable, retrying: %s", exc.__class__.__name__)
@@ -79,6 +82,7 @@ class Supervisor:
         if now - self._last_heartbeat >= HEARTBEAT_EVERY_S:
             self._last_heartbeat = now
             pod_store.heartbeat(self.engine, self.pod, now)
+            self.runs.sweep_stale()
 
     def _end(self, job_id: str, status: str, error: str | None = None) -> None:
         running = self.running.pop(job_id, None)
@@ -93,7 +97,7 @@ class Supervisor:
 
     def shutdown(self) -> None:
         """Stop every job and record it as stopped (SIGTERM path). Stops all processes first, then writes,
-        so a slow store cannot keep burners alive."""
+        so a slow store cannot keep burners alive. Driver shards get a graceful stop of their own."""
         measured = {job_id: running.measure() for job_id, running in self.running.items()}
         for running in self.running.values():
             running.stop_event.set()
@@ -105,3 +109,7 @@ class Supervisor:
             except SQLAlchemyError as exc:
                 log.error("could not record job %s as stopped: %s", job_id, exc)
         self.running.clear()
+        try:
+            self.runs.shutdown()
+        except SQLAlchemyError as exc:
+            log.error("could not record runs as interrupted: %s", exc)

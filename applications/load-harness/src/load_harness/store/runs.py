@@ -1,0 +1,259 @@
+"""The runs repository: driver runs and the cumulative state each shard writes about once a second.
+
+A run's live figures are the exact merge of its shards' states (HDR histograms and counters add), whichever
+process or pod each shard ran in. When the last shard finishes, the merged summary is frozen on the run row."""
+
+from __future__ import annotations
+
+import secrets
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Engine
+
+from load_harness.store.tables import RUN_ACTIVE, run_shards, runs
+from load_harness.store.upsert import insert_ignore
+
+Clock = Callable[[], float]
+# A shard that has not written for this long is presumed dead (its process or pod is gone).
+STALE_SHARD_S = 30.0
+STOP_REASON_TO_STATUS = {
+    "completed": "completed",
+    "requests": "completed",
+    "stopped": "stopped",
+    "interrupted": "interrupted",
+    "aborted": "failed",
+}
+
+
+@dataclass(frozen=True)
+class Run:
+    id: str
+    status: str
+    source: str
+    pod: str | None
+    claimed_by: str | None
+    target: str
+    plan: dict[str, Any]
+    options: dict[str, Any]
+    shards: int
+    stop_requested: bool
+    created_at: float
+    started_at: float | None
+    finished_at: float | None
+    summary: dict[str, Any] | None
+    error: str | None
+
+    @classmethod
+    def from_row(cls, row: sa.Row[Any]) -> Run:
+        return cls(**row._asdict())
+
+    @property
+    def active(self) -> bool:
+        return self.status in RUN_ACTIVE
+
+
+@dataclass(frozen=True)
+class Shard:
+    run_id: str
+    shard_index: int
+    host: str
+    pid: int
+    finished: bool
+    state: dict[str, Any] | None
+    updated_at: float
+
+    @classmethod
+    def from_row(cls, row: sa.Row[Any]) -> Shard:
+        return cls(**row._asdict())
+
+
+def new_run_id(now: float) -> str:
+    return f"run_{int(now * 1000)}_{secrets.token_hex(3)}"
+
+
+def create(
+    engine: Engine,
+    *,
+    target: str,
+    plan: dict[str, Any],
+    options: dict[str, Any],
+    shards: int,
+    source: str,
+    pod: str | None,
+    clock: Clock = time.time,
+) -> Run:
+    now = clock()
+    run_id = new_run_id(now)
+    with engine.begin() as conn:
+        conn.execute(
+            runs.insert().values(
+                id=run_id,
+                status="pending",
+                source=source,
+                pod=pod,
+                target=target,
+                plan=plan,
+                options=options,
+                shards=shards,
+                stop_requested=False,
+                created_at=now,
+            )
+        )
+        return Run.from_row(conn.execute(runs.select().where(runs.c.id == run_id)).one())
+
+
+def get(engine: Engine, run_id: str) -> Run | None:
+    with engine.connect() as conn:
+        row = conn.execute(runs.select().where(runs.c.id == run_id)).first()
+    return Run.from_row(row) if row else None
+
+
+def list_runs(
+    engine: Engine,
+    limit: int = 50,
+    statuses: Sequence[str] | None = None,
+    source: str | None = None,
+    target_contains: str | None = None,
+) -> list[Run]:
+    query = runs.select().order_by(runs.c.created_at.desc()).limit(limit)
+    if statuses:
+        query = query.where(runs.c.status.in_(statuses))
+    if source:
+        query = query.where(runs.c.source == source)
+    if target_contains:
+        query = query.where(runs.c.target.contains(target_contains, autoescape=True))
+    with engine.connect() as conn:
+        return [Run.from_row(row) for row in conn.execute(query)]
+
+
+def shards_of(engine: Engine, run_id: str) -> list[Shard]:
+    with engine.connect() as conn:
+        query = run_shards.select().where(run_shards.c.run_id == run_id).order_by(run_shards.c.shard_index)
+        return [Shard.from_row(row) for row in conn.execute(query)]
+
+
+def request_stop(engine: Engine, run_id: str) -> bool:
+    """Flag an active run; its shards see the flag within a second, wherever they run."""
+    with engine.begin() as conn:
+        result = conn.execute(
+            runs.update().where(runs.c.id == run_id, runs.c.status.in_(RUN_ACTIVE)).values(stop_requested=True)
+        )
+    return bool(result.rowcount)
+
+
+def stop_requested(engine: Engine, run_id: str) -> bool:
+    with engine.connect() as conn:
+        flag = conn.execute(sa.select(runs.c.stop_requested).where(runs.c.id == run_id)).scalar()
+    return bool(flag)
+
+
+def claim(engine: Engine, pod: str, supervisor_id: str) -> list[Run]:
+    """Pending runs this pod's supervisor must launch."""
+    with engine.begin() as conn:
+        where = [runs.c.pod == pod, runs.c.status == "pending", runs.c.claimed_by.is_(None)]
+        claimed = [Run.from_row(r) for r in conn.execute(runs.select().where(*where))]
+        if claimed:
+            ids = [r.id for r in claimed]
+            conn.execute(runs.update().where(runs.c.id.in_(ids)).values(claimed_by=supervisor_id))
+    return claimed
+
+
+def shard_started(engine: Engine, run_id: str, index: int, host: str, pid: int, clock: Clock = time.time) -> None:
+    now = clock()
+    with engine.begin() as conn:
+        insert_ignore(
+            conn, run_shards, run_id=run_id, shard_index=index, host=host, pid=pid, finished=False, updated_at=now
+        )
+        conn.execute(
+            run_shards.update()
+            .where(run_shards.c.run_id == run_id, run_shards.c.shard_index == index)
+            .values(host=host, pid=pid, finished=False, updated_at=now)
+        )
+        conn.execute(
+            runs.update()
+            .where(runs.c.id == run_id, runs.c.status == "pending")
+            .values(status="running", started_at=now)
+        )
+
+
+def shard_progress(
+    engine: Engine, run_id: str, index: int, state: dict[str, Any], finished: bool = False, clock: Clock = time.time
+) -> None:
+    with engine.begin() as conn:
+        conn.execute(
+            run_shards.update()
+            .where(run_shards.c.run_id == run_id, run_shards.c.shard_index == index)
+            .values(state=state, finished=finished, updated_at=clock())
+        )
+
+
+def finish_if_complete(
+    engine: Engine, run_id: str, summarize: Callable[[list[dict[str, Any]]], dict[str, Any]], clock: Clock = time.time
+) -> Run | None:
+    """Close the run once every shard has finished: freeze the merged summary and derive the status."""
+    with engine.begin() as conn:
+        run = conn.execute(runs.select().where(runs.c.id == run_id).with_for_update()).first()
+        if run is None or run.status not in RUN_ACTIVE:
+            return None
+        shard_rows = conn.execute(run_shards.select().where(run_shards.c.run_id == run_id)).all()
+        if len(shard_rows) < run.shards or not all(s.finished for s in shard_rows):
+            return None
+        states = [s.state for s in shard_rows if s.state]
+        summary = summarize(states) if states else None
+        reason = (summary or {}).get("stop_reason") or "completed"
+        status = (
+            "stopped" if run.stop_requested and reason == "completed" else STOP_REASON_TO_STATUS.get(reason, "failed")
+        )
+        conn.execute(
+            runs.update()
+            .where(runs.c.id == run_id)
+            .values(status=status, finished_at=clock(), summary=summary, error=(summary or {}).get("message"))
+        )
+        return Run.from_row(conn.execute(runs.select().where(runs.c.id == run_id)).one())
+
+
+def fail(engine: Engine, run_id: str, status: str, error: str, clock: Clock = time.time) -> None:
+    """End an active run that can no longer finish on its own (its launcher died, a shard went silent)."""
+    with engine.begin() as conn:
+        conn.execute(
+            runs.update()
+            .where(runs.c.id == run_id, runs.c.status.in_(RUN_ACTIVE))
+            .values(status=status, finished_at=clock(), error=error)
+        )
+
+
+def mark_interrupted(engine: Engine, pod: str, supervisor_id: str, clock: Clock = time.time) -> int:
+    """Runs this pod launched under an earlier supervisor died with it."""
+    with engine.begin() as conn:
+        result = conn.execute(
+            runs.update()
+            .where(
+                runs.c.pod == pod,
+                runs.c.status.in_(RUN_ACTIVE),
+                runs.c.claimed_by.is_not(None),
+                runs.c.claimed_by != supervisor_id,
+            )
+            .values(status="interrupted", finished_at=clock(), error="the process that ran this run died")
+        )
+    return int(result.rowcount or 0)
+
+
+def stale_runs(engine: Engine, clock: Clock = time.time) -> list[str]:
+    """Running runs whose every shard has gone silent for STALE_SHARD_S (their processes were killed)."""
+    cutoff = clock() - STALE_SHARD_S
+    with engine.connect() as conn:
+        latest = (
+            sa.select(run_shards.c.run_id, sa.func.max(run_shards.c.updated_at).label("latest"))
+            .group_by(run_shards.c.run_id)
+            .subquery()
+        )
+        query = (
+            sa.select(runs.c.id)
+            .join(latest, latest.c.run_id == runs.c.id)
+            .where(runs.c.status == "running", latest.c.latest < cutoff)
+        )
+        return list(conn.execute(query).scalars())
