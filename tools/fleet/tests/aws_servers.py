@@ -49,6 +49,9 @@ def moto_server(**env: str) -> Iterator[str]:
                 if proc.poll() is not None or time.monotonic() > deadline:
                     raise RuntimeError(f"moto_server did not start on {url}") from None
                 time.sleep(0.1)
+        time.sleep(0.2)
+        if proc.poll() is not None:  # something else answered on the port and ours could not bind
+            raise RuntimeError(f"moto_server exited at start; port {port} was taken")
         yield url
     finally:
         proc.terminate()

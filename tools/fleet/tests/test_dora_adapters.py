@@ -44,7 +44,7 @@ def test_deployments_and_statuses_become_deployment_events() -> None:
     assert deployments["gh-deployment-1001"]["source"] == "github-deployments"
     skipped = " ".join(result.stderr.split())
     assert "deployment 1004: not finished" in skipped
-    assert "deployment 1006: no" in skipped
+    assert "deployment 1006: no statuses file" in skipped
 
 
 def test_workflow_runs_across_concatenated_pages() -> None:

@@ -39,7 +39,9 @@ def gateway() -> Iterator[str]:
     port = _free_port()
     url = f"http://127.0.0.1:{port}"
     proc = subprocess.Popen(
-        [PUSHGATEWAY, f"--web.listen-address=127.0.0.1:{port}"],
+        # Debian's build defaults --persistence.file to /var/lib/prometheus/pushgateway.data: an empty value
+        # keeps this gateway in memory, so runs neither share state nor write outside the test.
+        [PUSHGATEWAY, f"--web.listen-address=127.0.0.1:{port}", "--persistence.file="],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )
@@ -53,6 +55,9 @@ def gateway() -> Iterator[str]:
                 if proc.poll() is not None or time.monotonic() > deadline:
                     raise RuntimeError(f"prometheus-pushgateway did not start on {url}") from None
                 time.sleep(0.1)
+        time.sleep(0.2)
+        if proc.poll() is not None:  # something else answered on the port and ours could not bind
+            raise RuntimeError(f"prometheus-pushgateway exited at start; port {port} was taken")
         yield url
     finally:
         proc.terminate()

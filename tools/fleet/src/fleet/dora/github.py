@@ -96,7 +96,7 @@ def from_deployments(deployments_file: Path, statuses_dir: Path, environment: st
             continue
         status_file = Path(statuses_dir) / f"{deployment_id}.json"
         if not status_file.exists():
-            out.skipped.append(f"deployment {deployment_id}: no {status_file}")
+            out.skipped.append(f"deployment {deployment_id}: no statuses file {status_file}")
             continue
         statuses = [s for s in read_gh_json(status_file) if s.get("state") in TERMINAL]
         if not statuses:
