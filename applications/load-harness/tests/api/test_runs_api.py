@@ -90,7 +90,12 @@ def test_flagger_webhook_starts_one_bounded_run_per_canary(app_factory: Callable
 def test_flagger_metadata_keys_and_limits(app_factory: Callable[..., Flask]) -> None:
     client = app_factory(driver_allowed_hosts="*.test", api_key="k").test_client()
     base = {"name": "web", "namespace": "test"}
-    meta = {"url": "http://web-canary.test/", "concurrency": "4", "duration": "30s", "thresholds": "p99<500ms;errors<1%"}
+    meta = {
+        "url": "http://web-canary.test/",
+        "concurrency": "4",
+        "duration": "30s",
+        "thresholds": "p99<500ms;errors<1%",
+    }
     assert client.post("/flagger/load-test", json={**base, "metadata": meta}).status_code == 401
     ok = client.post("/flagger/load-test", json={**base, "metadata": {**meta, "token": "k"}})
     assert ok.status_code == 200, ok.get_data(as_text=True)
