@@ -83,3 +83,15 @@ def test_clusters_named_reads_keys_and_values() -> None:
 
 def test_every_rule_names_its_source() -> None:
     assert all(rule.set_by for rule in TAG_RULES)
+
+
+def test_docs_list_every_tag_rule() -> None:
+    """docs/fleet.md's tag table is the code's table: a new rule without a doc row fails here."""
+    from pathlib import Path
+
+    docs = (Path(__file__).resolve().parents[3] / "docs" / "fleet.md").read_text()
+    section = docs.split("<!-- section: cleanup -->")[1].split("<!-- section:")[0]
+    for rule in TAG_RULES:
+        key = rule.key.replace("{cluster}", "NAME")
+        values = ", ".join(sorted(v.replace("{cluster}", "NAME") for v in rule.values))
+        assert f"| `{key}` | `{values}` |" in section, rule

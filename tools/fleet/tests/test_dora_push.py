@@ -142,3 +142,12 @@ def test_unreachable_gateway_exits_3() -> None:
     result = run("push", "--events", str(FIXTURE), "--pushgateway", f"http://127.0.0.1:{port}", "--timeout", "2")
     assert result.exit_code == 3
     assert "push to http://127.0.0.1:" in " ".join(result.stderr.split())
+
+
+def test_docs_name_every_pushed_metric() -> None:
+    log = load_events([FIXTURE])
+    registry = build_registry(compute(log, datetime.fromisoformat(NOW), parse_window("30d")))
+    docs = (Path(__file__).resolve().parents[3] / "docs" / "fleet.md").read_text()
+    section = docs.split("<!-- section: dora -->")[1].split("<!-- section:")[0]
+    for family in registry.collect():
+        assert f"`{family.name}`" in section, family.name
