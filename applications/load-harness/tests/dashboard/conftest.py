@@ -132,7 +132,14 @@ class FakeRunSource:
         return found[:limit]
 
     def get(self, run_id: str) -> runs.RunDetail | None:
-        return self.details.get(run_id)
+        detail = self.details.get(run_id)
+        if detail is not None and detail.summary.status == "running":
+            # A live run gains a second of data each time it is read, as a real one does each second.
+            t = float(len(detail.series))
+            point = runs.RunPoint(t, 20, 20, 0, 4.0 + t / 10, 15.0 + t)
+            detail = replace(detail, series=[*detail.series, point])
+            self.details[run_id] = detail
+        return detail
 
     def validate(self, body: dict[str, Any]) -> None:
         if self.reject is not None:

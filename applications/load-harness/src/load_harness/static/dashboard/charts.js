@@ -10,7 +10,9 @@
   function axis(label, scale, side) {
     var ink = dark() ? "#cbd5e1" : "#334155";
     var grid = dark() ? "#1e293b" : "#e2e8f0";
-    return { label: label, scale: scale, side: side, stroke: ink, grid: { stroke: grid, width: 1 }, ticks: { stroke: grid } };
+    var spec = { label: label, scale: scale, stroke: ink, grid: { stroke: grid, width: 1 }, ticks: { stroke: grid } };
+    if (side != null) spec.side = side; // an explicit undefined would override uPlot's default placement
+    return spec;
   }
   function width(el) { return Math.max(280, el.clientWidth || 280); }
   function fillOf(hex) { return hex + "33"; }
@@ -21,6 +23,7 @@
     opts.width = width(el);
     opts.height = HEIGHT;
     var chart = new uPlot(opts, data, el);
+    el.setAttribute("data-points", String(data[0].length)); // how many x values are drawn (tests read it)
     charts.push({ el: el, chart: chart, opts: opts, data: data });
     return chart;
   }
@@ -56,7 +59,7 @@
           values: function () { return names; } }),
         axis(label, "y"),
       ],
-      series: [{ label: "", value: function (u, v) { return v == null ? "" : names[v]; } },
+      series: [{ label: label === "requests" ? "pod" : "code", value: function (u, v) { return v == null ? "" : names[v]; } },
         { label: label, stroke: COLORS.bar, fill: fillOf(COLORS.bar), paths: uPlot.paths.bars({ size: [0.6, 60] }) }],
     };
   }
@@ -101,9 +104,11 @@
       getJson(url).then(function (d) {
         if (first) { drawRun(root, d); first = false; }
         else {
-          charts[0].chart.setData(timeData(d));
-          charts[1].chart.setData([d.histogram.le_ms, d.histogram.count]);
-          charts[0].data = timeData(d);
+          [timeData(d), [d.histogram.le_ms, d.histogram.count]].forEach(function (data, i) {
+            charts[i].chart.setData(data);
+            charts[i].data = data;
+            charts[i].el.setAttribute("data-points", String(data[0].length));
+          });
           // Pods and codes are categorical: their labels may change, so those two are rebuilt.
           charts.splice(2).forEach(function (c) { c.chart.destroy(); });
           var q = function (name) { return root.querySelector('[data-chart="' + name + '"]'); };

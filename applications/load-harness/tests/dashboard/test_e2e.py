@@ -1,0 +1,154 @@
+"""End-to-end: Debian's headless Chromium, driven by Python Playwright, against a real `load-harness serve`.
+
+The browser is never downloaded: its path is a setting (CHROMIUM_PATH, default /usr/bin/chromium) and the tests
+skip, saying why, only when that binary is missing. Screenshots go to a temporary folder; with
+UPDATE_SCREENSHOTS=1 they are also copied to docs/screenshots/ (which the README shows)."""
+
+from __future__ import annotations
+
+import os
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from lh_support import RunningServer, start_server
+
+playwright_api = pytest.importorskip("playwright.sync_api")
+
+CHROMIUM = os.environ.get("CHROMIUM_PATH", "/usr/bin/chromium")
+ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"]
+KEY = "e2e-secret-key"
+REPO = Path(__file__).resolve().parents[4]
+SHOTS = REPO / "docs" / "screenshots"
+
+pytestmark = [
+    pytest.mark.slow,
+    pytest.mark.skipif(not Path(CHROMIUM).exists(), reason=f"no Chromium at {CHROMIUM} (set CHROMIUM_PATH)"),
+]
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningServer]:
+    running = start_server(tmp_path_factory.mktemp("e2e"), pod="e2e-pod", extra_env={"API_KEY": KEY})
+    yield running
+    running.stop()
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Any]:
+    with playwright_api.sync_playwright() as p:
+        launched = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+        yield launched
+        launched.close()
+
+
+@pytest.fixture(scope="module")
+def shots(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    folder = tmp_path_factory.mktemp("screenshots")
+    yield folder
+    if os.environ.get("UPDATE_SCREENSHOTS") == "1":
+        SHOTS.mkdir(parents=True, exist_ok=True)
+        for png in folder.glob("*.png"):
+            shutil.copy2(png, SHOTS / png.name)
+
+
+@pytest.fixture
+def page(browser: Any) -> Iterator[Any]:
+    context = browser.new_context(viewport={"width": 1280, "height": 900})
+    page = context.new_page()
+    page.set_default_timeout(10_000)
+    errors: list[str] = []
+    # A CSP violation or a script error is a failure, not a warning to ignore.
+    page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
+    page.on("pageerror", lambda e: errors.append(str(e)))
+    page.errors = errors
+    yield page
+    context.close()
+    assert not [e for e in errors if "Content Security Policy" in e or "Refused" in e], errors
+
+
+def login(page: Any, server: RunningServer) -> None:
+    page.goto(server.url + "/ui/")
+    assert "/ui/login" in page.url
+    page.get_by_label("API key").fill(KEY)
+    page.get_by_role("button", name="Log in").click()
+    page.wait_for_url(server.url + "/ui/")
+
+
+def set_theme(page: Any, dark: bool) -> None:
+    if page.evaluate("document.documentElement.classList.contains('dark')") != dark:
+        page.locator("[data-theme-toggle]").click()
+
+
+def test_login_start_stop_and_dark_mode(page: Any, server: RunningServer, shots: Path) -> None:
+    page.goto(server.url + "/ui/login")
+    page.screenshot(path=shots / "login-light.png")
+    login(page, server)
+
+    # Validation as the user types shows the server's message next to the field.
+    page.locator("#cpu-utilization").fill("0")
+    playwright_api.expect(page.locator("#cpu-utilization-error")).to_contain_text("greater than or equal to 1")
+    playwright_api.expect(page.locator("#cpu-utilization")).to_have_attribute("aria-invalid", "true")
+    page.locator("#cpu-utilization").fill("20")
+    playwright_api.expect(page.locator("#cpu-utilization-error")).to_have_text("")
+
+    page.locator("#cpu-duration_seconds").fill("120")
+    page.get_by_role("button", name="Start CPU job").click()
+    playwright_api.expect(page.locator("#cpu-result")).to_contain_text("Started job_")
+    entry = page.locator("#active-panel li[data-job-id]").first
+    playwright_api.expect(entry).to_be_visible()
+    job_id = entry.get_attribute("data-job-id")
+    playwright_api.expect(entry.locator("time[data-expires-at]")).to_contain_text("left")
+    page.wait_for_timeout(2500)  # two metric polls, so the panels show rates
+    page.screenshot(path=shots / "dashboard-light.png", full_page=True)
+
+    page.get_by_role("button", name=f"Stop cpu job {job_id}").click()
+    playwright_api.expect(page.locator(f'#active-panel li[data-job-id="{job_id}"]')).to_have_count(0, timeout=10_000)
+    playwright_api.expect(page.locator("#active-panel")).to_contain_text("stopped")
+
+    set_theme(page, dark=True)
+    page.reload()
+    assert page.evaluate("document.documentElement.classList.contains('dark')")
+    assert page.locator("[data-theme-toggle]").get_attribute("aria-pressed") == "true"
+    page.screenshot(path=shots / "dashboard-dark.png", full_page=True)
+    set_theme(page, dark=False)
+    page.reload()
+    assert not page.evaluate("document.documentElement.classList.contains('dark')")
+
+
+def test_tabs_metrics_and_small_screens(page: Any, server: RunningServer, shots: Path) -> None:
+    login(page, server)
+    for dark in (False, True):
+        set_theme(page, dark)
+        suffix = "dark" if dark else "light"
+        page.get_by_role("link", name="Memory", exact=True).click()
+        playwright_api.expect(page.locator("#memory-form")).to_be_visible()
+        assert page.url.endswith("/ui/?tab=memory")
+        page.screenshot(path=shots / f"memory-{suffix}.png", full_page=True)
+        page.get_by_role("link", name="Cluster Load").click()
+        playwright_api.expect(page.locator("#load-tabs")).to_contain_text("Cluster Load")
+        page.screenshot(path=shots / f"cluster-{suffix}.png", full_page=True)
+        page.goto(server.url + "/ui/runs")
+        page.screenshot(path=shots / f"runs-{suffix}.png", full_page=True)
+        page.goto(server.url + "/ui/")
+    set_theme(page, False)
+
+    page.get_by_role("link", name="Cluster", exact=True).click()
+    playwright_api.expect(page.locator("#metrics-panel")).to_contain_text("No cluster metrics source is configured")
+
+    page.set_viewport_size({"width": 360, "height": 780})
+    page.reload()
+    # Nothing is wider than the screen at 360 px.
+    assert page.evaluate("document.documentElement.scrollWidth") <= 360
+    page.screenshot(path=shots / "dashboard-mobile-light.png", full_page=True)
+
+
+def test_keyboard_reaches_the_form_and_focus_is_visible(page: Any, server: RunningServer) -> None:
+    login(page, server)
+    page.keyboard.press("Tab")
+    focused = page.evaluate("document.activeElement.textContent.trim()")
+    assert focused == "Skip to content"
+    outline = page.evaluate("getComputedStyle(document.activeElement).outlineStyle")
+    assert outline != "none"

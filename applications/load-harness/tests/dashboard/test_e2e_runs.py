@@ -1,0 +1,130 @@
+"""End-to-end for the Cluster Load tab and the runs pages, in Chromium, against the dashboard served in-process
+with a fake run source (the RunSource interface). The same journey against the real driver API is in
+test_e2e_driver_runs, which runs once the driver's /runs API is part of the build."""
+
+from __future__ import annotations
+
+import os
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from flask import Flask
+from werkzeug.serving import make_server
+
+playwright_api = pytest.importorskip("playwright.sync_api")
+expect = playwright_api.expect
+
+CHROMIUM = os.environ.get("CHROMIUM_PATH", "/usr/bin/chromium")
+ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"]
+SHOTS = Path(__file__).resolve().parents[4] / "docs" / "screenshots"
+
+pytestmark = [
+    pytest.mark.slow,
+    pytest.mark.skipif(not Path(CHROMIUM).exists(), reason=f"no Chromium at {CHROMIUM} (set CHROMIUM_PATH)"),
+]
+
+
+@pytest.fixture
+def served(app: Flask, run_source: Any) -> Iterator[str]:
+    server = make_server("127.0.0.1", 0, app, threaded=True)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_port}"
+    server.shutdown()
+    thread.join(5)
+
+
+@pytest.fixture
+def page(served: str) -> Iterator[Any]:
+    with playwright_api.sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+        context = browser.new_context(viewport={"width": 1280, "height": 900})
+        page = context.new_page()
+        page.set_default_timeout(10_000)
+        errors: list[str] = []
+        page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
+        page.on("pageerror", lambda e: errors.append(str(e)))
+        yield page
+        browser.close()
+        assert not errors, errors
+
+
+def shot(page: Any, name: str, tmp_path: Path) -> None:
+    page.screenshot(path=tmp_path / name, full_page=True)
+    if os.environ.get("UPDATE_SCREENSHOTS") == "1":
+        SHOTS.mkdir(parents=True, exist_ok=True)
+        (SHOTS / name).write_bytes((tmp_path / name).read_bytes())
+
+
+def dark(page: Any, on: bool) -> None:
+    if page.evaluate("document.documentElement.classList.contains('dark')") != on:
+        page.locator("[data-theme-toggle]").click()
+
+
+def test_cluster_run_fills_its_chart_and_can_be_stopped(
+    page: Any, served: str, run_source: Any, tmp_path: Path
+) -> None:
+    page.goto(served + "/ui/?tab=cluster")
+    form = page.locator("#cluster-form")
+    expect(form).to_be_visible()
+    expect(page.locator("#cluster-target-hint")).to_contain_text("rate 1–5000 req/s, or concurrency 1–200")
+    page.locator("#cluster-target").fill("0")
+    expect(page.locator("#cluster-target-error")).to_contain_text("must be between 1 and 5000")
+    page.locator("#cluster-target").fill("50")
+    expect(page.locator("#cluster-target-error")).to_have_text("")
+    page.locator("#cluster-preset").select_option("step")
+    expect(page.locator("#cluster-preview figcaption")).to_contain_text("12.5→25")
+    page.locator("#cluster-url").fill("http://10.0.0.1/")
+    expect(page.locator("#cluster-url-error")).to_contain_text("allowlist")
+    page.locator("#cluster-url").fill("")
+    page.locator("#cluster-name").fill("e2e step run")
+    page.locator("#cluster-p99_ms").fill("500")
+    shot(page, "cluster-form-light.png", tmp_path)
+
+    page.get_by_role("button", name="Start run").click()
+    expect(page.locator("#cluster-result")).to_contain_text("Started run")
+    assert run_source.started[-1]["thresholds"] == ["p99<500ms"]
+    expect(page.locator("#active-panel li[data-run-id]")).to_have_count(1)
+
+    page.locator("#cluster-result a").click()
+    chart = page.locator('[data-chart="time"]')
+    expect(chart.locator(".uplot")).to_have_count(1)
+    expect(page.locator(".uplot")).to_have_count(4)
+    first = int(chart.get_attribute("data-points"))
+    # The run is live: the page asks for data every second and the chart gains points (no eval: the CSP forbids it).
+    for _ in range(100):
+        if int(chart.get_attribute("data-points")) >= first + 2:
+            break
+        page.wait_for_timeout(100)
+    assert int(chart.get_attribute("data-points")) >= first + 2
+    shot(page, "run-detail-light.png", tmp_path)
+
+    page.goto(served + "/ui/")
+    page.locator("#active-panel button[id^='stop-run_']").click()
+    expect(page.locator("#active-panel")).to_contain_text("Stopping run")
+    assert run_source.stopped
+
+
+def test_history_filter_and_compare(page: Any, served: str, tmp_path: Path) -> None:
+    page.goto(served + "/ui/runs")
+    expect(page.locator("tr[data-run-id]")).to_have_count(2)
+    page.get_by_label("Search name or URL").fill("tuning")
+    expect(page.locator("tr[data-run-id]")).to_have_count(1)
+    page.get_by_label("Search name or URL").fill("")
+    expect(page.locator("tr[data-run-id]")).to_have_count(2)
+    for dark_mode in (False, True):
+        dark(page, dark_mode)
+        suffix = "dark" if dark_mode else "light"
+        page.goto(served + "/ui/runs")
+        shot(page, f"runs-history-{suffix}.png", tmp_path)
+        page.get_by_label("Compare baseline").check()
+        page.get_by_label("Compare after tuning").check()
+        page.get_by_role("button", name="Compare the two selected runs").click()
+        expect(page.locator(".uplot")).to_have_count(4)
+        shot(page, f"runs-compare-{suffix}.png", tmp_path)
+        page.goto(served + "/ui/runs/run_a")
+        expect(page.locator(".uplot")).to_have_count(4)
+        shot(page, f"run-detail-{suffix}.png", tmp_path)
