@@ -148,8 +148,8 @@ def from_flagger_command(
 
 
 @app.command("schema")
-def schema_command() -> None:
-    """Print the JSON Schema of the event file format."""
+def schema_command(as_json: AsJson = False) -> None:
+    """Print the JSON Schema of the event file format (always JSON; --json is accepted for uniformity)."""
     sys.stdout.write(json.dumps(json_schema(), indent=2) + "\n")
 
 
