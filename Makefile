@@ -12,7 +12,7 @@ STAMP := $(VENV)/.installed
 PACKAGES := applications/load-harness tools/fleet
 PACKAGE_FILES := applications/load-harness/pyproject.toml tools/fleet/pyproject.toml constraints.txt
 
-.PHONY: run test lint typecheck pytest bench validate clean
+.PHONY: run test lint typecheck pytest bench bench-driver validate clean
 
 $(STAMP): $(PACKAGE_FILES)
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -42,6 +42,9 @@ validate: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/python -m load_harness.bench
+
+bench-driver: $(STAMP)
+	$(BIN)/python -m load_harness.bench.driver
 
 clean:
 	rm -rf $(VENV) var
