@@ -227,6 +227,7 @@ def test_real_burners_hold_target_within_two_points() -> None:
         measured.update(result)
     misses = {t: m for t, m in measured.items() if abs(m[0] - 100 * t) > TOLERANCE_PP}
     report = {t: f"{cpu:.2f}% cpu, {wait:.1f}% waiting" for t, (cpu, wait) in measured.items()}
-    if misses and all(wait > CONTENDED_WAIT_PCT for _, wait in misses.values()):
+    # CI runs the suite alone on its machine, so there a starved burner is a failure, never a skip.
+    if misses and all(wait > CONTENDED_WAIT_PCT for _, wait in misses.values()) and not os.environ.get("CI"):
         pytest.skip(f"burners starved by other load on the machine: {report}")
     assert not misses, report
