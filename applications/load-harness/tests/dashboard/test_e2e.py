@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -152,3 +153,73 @@ def test_keyboard_reaches_the_form_and_focus_is_visible(page: Any, server: Runni
     assert focused == "Skip to content"
     outline = page.evaluate("getComputedStyle(document.activeElement).outlineStyle")
     assert outline != "none"
+
+
+def start_run(page: Any, server: RunningServer, name: str, seconds: int) -> str:
+    page.goto(server.url + "/ui/?tab=cluster")
+    page.locator("#cluster-target").fill("20")
+    page.locator("#cluster-preset").select_option("constant")
+    page.locator("#cluster-duration_s").fill(str(seconds))
+    page.locator("#cluster-work_amount").fill("1")
+    page.locator("#cluster-p99_ms").fill("1000")
+    page.locator("#cluster-name").fill(name)
+    page.get_by_role("button", name="Start run").click()
+    link = page.locator("#cluster-result a")
+    playwright_api.expect(link).to_contain_text(name)
+    return str(link.get_attribute("href"))
+
+
+def require_working_driver(server: RunningServer) -> None:
+    """Skip, saying why, when this build's driver cannot complete a one-second run launched by the server."""
+    headers = {"X-API-Key": KEY}
+    started = server.post("/runs", json={"rate": 5, "duration_seconds": 1, "cpu_ms": 1}, headers=headers)
+    if started.status_code != 202:
+        pytest.skip(f"POST /runs answered {started.status_code}: {started.text[:200]}")
+    run_id = started.json()["run_id"]
+    view: dict[str, Any] = {}
+    for _ in range(60):
+        view = server.get(f"/runs/{run_id}", headers=headers).json()
+        if view["status"] not in ("pending", "running"):
+            break
+        time.sleep(0.25)
+    if view.get("status") != "completed":
+        pytest.skip(
+            f"the driver cannot run a run launched by the server yet (status {view.get('status')!r}, "
+            f"error {view.get('error')!r}); the Cluster Load journey needs `load-harness drive --run-id` to work"
+        )
+
+
+def test_cluster_load_run_fills_its_chart_then_detail_and_compare(
+    page: Any, server: RunningServer, shots: Path
+) -> None:
+    require_working_driver(server)
+    login(page, server)
+    first = start_run(page, server, "e2e first", 3)
+    playwright_api.expect(page.locator("#active-panel li[data-run-id]").first).to_be_visible()
+    second = start_run(page, server, "e2e second", 6)
+    page.goto(server.url + second)
+    chart = page.locator('[data-chart="time"]')
+    playwright_api.expect(chart.locator(".uplot")).to_have_count(1)
+    # The run is live: each second the page fetches its data again and the chart gains points.
+    seen = []
+    for _ in range(120):
+        seen.append(int(chart.get_attribute("data-points") or 0))
+        if seen[-1] >= 3:
+            break
+        page.wait_for_timeout(100)
+    assert seen[-1] >= 3, seen
+    playwright_api.expect(page.locator("#run-status")).to_contain_text("completed", timeout=20_000)
+    page.reload()
+    playwright_api.expect(page.locator(".uplot")).to_have_count(4)
+    playwright_api.expect(page.locator('[data-stat="requests"]')).not_to_have_text("0")
+    playwright_api.expect(page.locator("text=p99<1000ms")).to_be_visible()
+    page.screenshot(path=shots / "run-live-detail-light.png", full_page=True)
+
+    page.goto(server.url + "/ui/runs?q=e2e")
+    playwright_api.expect(page.locator("tr[data-run-id]")).to_have_count(2)
+    page.get_by_label("Compare e2e first").check()
+    page.get_by_label("Compare e2e second").check()
+    page.get_by_role("button", name="Compare the two selected runs").click()
+    playwright_api.expect(page.locator("#compare-title")).to_be_visible()
+    playwright_api.expect(page.locator(".uplot")).to_have_count(4)
+    assert first.rsplit("/", 1)[-1] in page.content()

@@ -38,7 +38,13 @@ BODY_TO_FORM = {
     "mode": "mode",
     "start_target": "target",
     "stages": "target",
+    "rate": "target",
+    "concurrency": "target",
+    "duration": "duration_s",
+    "duration_seconds": "duration_s",
     "work": "work_amount",
+    "cpu_ms": "work_amount",
+    "iterations": "work_amount",
     "thresholds": "p99_ms",
 }
 
@@ -55,6 +61,11 @@ class RunForm:
         return self.body is not None and not self.errors and self.detail is None
 
 
+def number_text(value: float) -> str:
+    """10000000, not 1e+07; 0.1 stays 0.1."""
+    return str(int(value)) if float(value).is_integer() else f"{value:g}"
+
+
 def _bounded(
     form: RunForm, name: str, kind: type, low: float, high: float, unit: str = "", optional: bool = False
 ) -> Any:
@@ -63,7 +74,7 @@ def _bounded(
         return None
     number, error = to_number(raw, kind)
     if error is None and not low <= number <= high:
-        error = f"must be between {low:g} and {high:g}{unit}"
+        error = f"must be between {number_text(low)} and {number_text(high)}{unit}"
     if error:
         form.errors[name] = error
         return None
@@ -111,8 +122,9 @@ def parse_run_form(data: Mapping[str, str], limits: run_source.RunLimits) -> Run
         "name": v["name"].strip() or None,
         "url": v["url"].strip() or None,
         "mode": v["mode"],
-        "start_target": start,
-        "stages": [{"duration_s": round(d, 3), "target": t} for d, t in stages],
+        "start_target": round(start) if closed else start,
+        # Concurrency is a whole number of request loops, at every stage.
+        "stages": [{"duration_s": round(d, 3), "target": round(t) if closed else t} for d, t in stages],
         "work": {v["work"]: amount},
         "thresholds": thresholds,
         "preset": v["preset"],

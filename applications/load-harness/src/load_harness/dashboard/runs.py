@@ -1,8 +1,9 @@
 """The dashboard's view of driver runs, behind a small interface (`RunSource`).
 
-The driver's store and API (`/runs`) are built separately. The dashboard needs only what `RunSource` lists; an
-adapter over the driver's store registers itself with `register_source(app, source)` (tests register a fake).
-Without one, the Cluster Load tab and the runs pages say plainly that the driver API is not available."""
+The driver's store and API (`/runs`) are built separately. The dashboard needs only what `RunSource` lists;
+runs_store.StoreRunSource adapts the driver's store and registers itself (tests register a fake with
+`register_source`). Without a source, the Cluster Load tab and the runs pages say plainly that the driver API is
+not available."""
 
 from __future__ import annotations
 
@@ -93,8 +94,9 @@ class RunDetail:
 
 
 class RunSource(Protocol):
-    """What the dashboard needs from the driver. `start` takes the same JSON body as POST /runs and raises
-    `api.problems.ProblemError` (422 with per-field `errors`, 409, ...) exactly as the API would."""
+    """What the dashboard needs from the driver. `validate` and `start` take the dashboard's run spec (built by
+    cluster.parse_run_form: mode, start_target, stages, work, thresholds, url, name, preset) and raise
+    `api.problems.ProblemError` (422 with per-field `errors`, 409, ...) exactly as POST /runs would."""
 
     def limits(self) -> RunLimits: ...
 

@@ -1,0 +1,234 @@
+"""Cluster Load tab and runs pages: against a fake RunSource (the interface), against the real driver store, and
+with no source at all."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest
+from flask import Flask
+from load_harness import limits as L
+from load_harness.context import KEY
+from load_harness.dashboard import cluster, runs, runs_store
+from load_harness.driver import histo
+from load_harness.store import runs as run_store
+
+RUN_OK = {
+    "mode": "open",
+    "target": "40",
+    "preset": "ramp-up",
+    "duration_s": "20",
+    "work": "cpu_ms",
+    "work_amount": "2",
+    "p99_ms": "250",
+    "errors_pct": "1",
+    "name": "",
+    "url": "",
+}
+
+
+# --- the form and its presets ----------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("preset", list(runs.PRESETS))
+def test_presets_fill_the_duration_and_reach_the_target(preset: str) -> None:
+    start, stages = runs.stages_for(preset, 100.0, 60.0)
+    assert sum(d for d, _ in stages) == pytest.approx(60.0)
+    assert all(d > 0 for d, _ in stages)
+    assert max([start, *(t for _, t in stages)]) == 100.0
+
+
+def test_step_and_spike_shapes() -> None:
+    start, stages = runs.stages_for("step", 100.0, 40.0)
+    assert start == 25.0
+    assert [t for _, t in stages][::2] == [25.0, 50.0, 75.0, 100.0]
+    start, stages = runs.stages_for("spike", 100.0, 100.0)
+    assert start == 20.0
+    assert [t for _, t in stages] == [20.0, 100.0, 100.0, 20.0, 20.0]
+
+
+def test_curve_and_description() -> None:
+    start, stages = runs.stages_for("ramp-up", 100.0, 40.0)
+    assert runs.curve_points(start, stages) == "0.0,58.0 75.0,2.0 300.0,2.0"
+    assert runs.describe_stages(start, stages) == "0→100 over 10 s, hold 100 for 30 s"
+
+
+def test_form_bounds_come_from_the_source() -> None:
+    limits = runs.RunLimits(rate_max=100, concurrency_max=10, duration_min_s=1, duration_max_s=60)
+    form = cluster.parse_run_form({**RUN_OK, "target": "101", "duration_s": "61"}, limits)
+    assert form.errors == {"target": "must be between 1 and 100 req/s", "duration_s": "must be between 1 and 60 s"}
+    form = cluster.parse_run_form({**RUN_OK, "mode": "closed", "target": "10.5"}, limits)
+    assert form.errors == {"target": "must be a whole number"}
+    form = cluster.parse_run_form({**RUN_OK, "work": "iterations", "work_amount": "10"}, limits)
+    assert form.errors == {"work_amount": f"must be between {L.ITERATIONS_MIN} and {L.ITERATIONS_MAX}"}
+
+
+def test_form_builds_the_run_spec() -> None:
+    limits = runs.RunLimits(rate_max=100, concurrency_max=10, duration_min_s=1, duration_max_s=60)
+    form = cluster.parse_run_form({**RUN_OK, "name": " nightly "}, limits)
+    assert form.ok
+    assert form.body == {
+        "name": "nightly",
+        "url": None,
+        "mode": "open",
+        "start_target": 0.0,
+        "stages": [{"duration_s": 5.0, "target": 40.0}, {"duration_s": 15.0, "target": 40.0}],
+        "work": {"cpu_ms": 2.0},
+        "thresholds": ["p99<250ms", "errors<1%"],
+        "preset": "ramp-up",
+    }
+
+
+# --- against the fake source ----------------------------------------------------------------------------
+
+
+def test_cluster_tab_shows_limits(ui: Any, run_source: Any) -> None:
+    html = ui.get("/ui/tabs/cluster").get_data(as_text=True)
+    assert "rate 1–5000 req/s, or concurrency 1–200" in html
+    assert f"iterations {L.ITERATIONS_MIN}–{L.ITERATIONS_MAX}" in html
+    assert "<polyline" in html
+
+
+def test_cluster_validation_and_preview(ui: Any, run_source: Any) -> None:
+    html = ui.post("/ui/cluster/validate?field=target", {**RUN_OK, "target": "0"}).get_data(as_text=True)
+    assert "must be between 1 and 5000 req/s" in html
+    html = ui.post("/ui/cluster/validate?field=url", {**RUN_OK, "url": "http://10.0.0.1/"}).get_data(as_text=True)
+    assert "allowlist" in html
+    preview = ui.post("/ui/cluster/preview", {**RUN_OK, "preset": "step"}).get_data(as_text=True)
+    assert "hold 10 for 5 s" in preview
+
+
+def test_cluster_start_reaches_the_source_and_the_active_panel(ui: Any, run_source: Any) -> None:
+    response = ui.post("/ui/cluster", {**RUN_OK, "name": "smoke"})
+    assert response.status_code == 200
+    assert response.headers["HX-Trigger"] == "jobs-changed"
+    assert run_source.started[-1]["name"] == "smoke"
+    active = ui.get("/ui/partials/active").get_data(as_text=True)
+    assert 'data-run-id="run_1"' in active
+    assert 'hx-post="/ui/runs/run_1/stop"' in active
+    assert ui.post("/ui/runs/run_1/stop").status_code == 200
+    assert run_source.stopped == ["run_1"]
+    again = ui.post("/ui/runs/run_1/stop")
+    assert again.status_code == 404
+    assert "is not running" in again.get_data(as_text=True)
+
+
+def test_source_errors_land_on_the_field_or_the_form(ui: Any, run_source: Any) -> None:
+    from load_harness.api.problems import ProblemError, field_error, invalid
+
+    run_source.reject = invalid([field_error("stages", "targets must be ≤ 5000", 9000)])
+    html = ui.post("/ui/cluster", RUN_OK).get_data(as_text=True)
+    assert 'id="cluster-target-error"' in html
+    assert "targets must be ≤ 5000" in html
+    run_source.reject = ProblemError(409, "Busy", "the driver is busy")
+    response = ui.post("/ui/cluster", RUN_OK)
+    assert response.status_code == 409
+    assert "the driver is busy" in response.get_data(as_text=True)
+
+
+def test_history_filters(ui: Any, run_source: Any) -> None:
+    html = ui.get("/ui/runs/partials/list?q=tuning").get_data(as_text=True)
+    assert 'data-run-id="run_b"' in html
+    assert 'data-run-id="run_a"' not in html
+    html = ui.get("/ui/runs/partials/list?status=running").get_data(as_text=True)
+    assert "No runs match." in html
+    html = ui.get("/ui/runs?status=bogus&mode=bogus").get_data(as_text=True)
+    assert 'data-run-id="run_a"' in html
+
+
+def test_user_text_is_escaped_in_runs_pages(ui: Any, run_source: Any) -> None:
+    evil = "<script>alert(1)</script>"
+    ui.post("/ui/cluster", {**RUN_OK, "name": evil})
+    for path in ("/ui/runs", "/ui/runs/run_1", "/ui/partials/active", "/ui/runs/compare?a=run_1&b=run_a"):
+        html = ui.get(path).get_data(as_text=True)
+        assert evil not in html, path
+        assert "&lt;script&gt;alert(1)&lt;/script&gt;" in html, path
+    html = ui.get(f"/ui/runs/partials/list?q={evil}").get_data(as_text=True)
+    assert evil not in html
+    assert "&lt;script&gt;" in html
+
+
+def test_detail_data_and_compare(ui: Any, run_source: Any) -> None:
+    data = ui.get("/ui/runs/run_a/data.json").get_json()
+    assert data["time"]["t"] == [0.0, 1.0, 2.0, 3.0, 4.0]
+    assert data["pods"]["pod"] == ["pod-a", "pod-b"]
+    assert data["codes"] == {"code": ["200", "500"], "count": [597, 3]}
+    assert data["live"] is False
+    assert ui.get("/ui/runs/nope").status_code == 404
+    missing = ui.get("/ui/runs/compare?a=run_a")
+    assert missing.status_code == 400
+    assert "Choose two runs" in missing.get_data(as_text=True)
+    html = ui.get("/ui/runs/compare?a=run_a&b=run_b").get_data(as_text=True)
+    assert "A: baseline" in html
+    assert "B: after tuning" in html
+
+
+# --- with no source --------------------------------------------------------------------------------------
+
+
+def test_without_a_source_the_pages_say_so(app: Flask, ui: Any) -> None:
+    app.extensions.pop(runs.EXTENSION, None)
+    tab = ui.get("/ui/tabs/cluster").get_data(as_text=True)
+    assert "Cluster Load is not available yet." in tab
+    assert "cluster-form" not in tab
+    assert "driver API (/runs) is not available" in ui.get("/ui/runs").get_data(as_text=True)
+    response = ui.post("/ui/cluster", RUN_OK)
+    assert response.status_code == 503
+    assert "not available" in response.get_data(as_text=True)
+    assert ui.get("/ui/runs/x").status_code == 404
+    assert ui.post("/ui/runs/x/stop").status_code == 404
+
+
+# --- against the driver's real store ---------------------------------------------------------------------
+
+
+def test_real_source_is_registered(app: Flask) -> None:
+    assert isinstance(app.extensions[runs.EXTENSION], runs_store.StoreRunSource)
+
+
+def test_real_source_starts_a_run_in_the_store(app: Flask, ui: Any) -> None:
+    response = ui.post("/ui/cluster", {**RUN_OK, "name": "stored", "preset": "step"})
+    assert response.status_code == 200, response.get_data(as_text=True)
+    engine = app.extensions[KEY].engine
+    [run] = run_store.list_runs(engine)
+    assert run.source == "dashboard"
+    assert run.options["name"] == "stored"
+    assert run.plan["mode"] == "open"
+    assert [s["target"] for s in run.plan["stages"]][::2] == [10.0, 20.0, 30.0, 40.0]
+    html = ui.get("/ui/runs").get_data(as_text=True)
+    assert f'data-run-id="{run.id}"' in html
+    assert ui.get(f"/ui/runs/{run.id}").status_code == 200
+    data = ui.get(f"/ui/runs/{run.id}/data.json").get_json()
+    assert data["live"] is True
+    assert data["time"]["t"] == []
+    assert ui.post(f"/ui/runs/{run.id}/stop").status_code == 200
+
+
+def test_real_source_closed_loop_and_iterations(app: Flask, ui: Any) -> None:
+    form = {**RUN_OK, "mode": "closed", "target": "6", "preset": "constant", "work": "iterations"}
+    response = ui.post("/ui/cluster", {**form, "work_amount": "20000"})
+    assert response.status_code == 200, response.get_data(as_text=True)
+    [run] = run_store.list_runs(app.extensions[KEY].engine)
+    assert run.plan["mode"] == "closed"
+    assert run.plan["start_target"] == 6
+    assert json.loads(run.plan["body"]) == {"iterations": 20000}
+
+
+def test_real_source_refuses_other_hosts_next_to_the_url(ui: Any) -> None:
+    html = ui.post("/ui/cluster/validate?field=url", {**RUN_OK, "url": "http://example.com/"}).get_data(as_text=True)
+    assert "example.com" in html
+    response = ui.post("/ui/cluster", {**RUN_OK, "url": "http://example.com/"})
+    assert response.status_code == 422
+    assert 'id="cluster-url-error"' in response.get_data(as_text=True)
+
+
+def test_latency_buckets_from_shard_histograms() -> None:
+    hist = histo.new_histogram()
+    for value_us in (80, 150, 900, 1500, 4000, 4000):
+        hist.record_value(value_us)
+    buckets = runs_store.latency_buckets([{"latency": {"response": histo.encode(hist)}}])
+    assert buckets[0] == (0.1, 1)
+    assert sum(c for _, c in buckets) == 6
+    assert buckets[-1] == (5.0, 2)
+    assert runs_store.latency_buckets([]) == []
