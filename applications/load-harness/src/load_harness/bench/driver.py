@@ -23,6 +23,7 @@ import tempfile
 import textwrap
 import threading
 import time
+from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
 from typing import Any
@@ -105,52 +106,95 @@ class Nginx:
 STATIC = 'location / { return 200 "ok\\n"; }'
 
 
-def _timed(cmd: list[str], timeout: float, sample_rss: bool = False) -> tuple[str, float, float, int]:
-    """Run `cmd`; return (stdout, wall s, CPU s of the child tree, peak RSS kB sampled from /proc)."""
+@dataclass
+class Measured:
+    out: str
+    wall_s: float
+    cpu_s: float  # user + sys of the process and its waited-for children, whole run
+    peak_rss_kb: int
+    steady_cores: float  # CPU use in the middle of the run (35 %–90 % of it): no start-up or exit cost
+
+
+def _proc_sample(pid: int) -> tuple[float, int] | None:
+    """(CPU seconds, RSS kB) of one process from /proc."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        rss = re.search(r"VmRSS:\s+(\d+)", Path(f"/proc/{pid}/status").read_text())
+    except OSError:
+        return None
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK"), int(rss.group(1)) if rss else 0
+
+
+def _timed(cmd: list[str], timeout: float) -> Measured:
+    """Run `cmd` and measure it. Output goes to temporary files, not pipes: a chatty tool would fill a pipe."""
     start = time.perf_counter()
-    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    peak = [0]
+    with tempfile.TemporaryFile("w+") as out, tempfile.TemporaryFile("w+") as err:
+        proc = subprocess.Popen(cmd, stdout=out, stderr=err, text=True)
+        samples: list[tuple[float, float, int]] = []
+        done = threading.Event()
+        timer = threading.Timer(timeout, proc.kill)
+        timer.start()
 
-    def sample() -> None:
-        while proc.poll() is None:
-            try:
-                status = Path(f"/proc/{proc.pid}/status").read_text()
-                match = re.search(r"VmRSS:\s+(\d+)", status)
-                peak[0] = max(peak[0], int(match.group(1))) if match else peak[0]
-            except OSError:
-                pass
-            time.sleep(0.5)
+        def sample() -> None:
+            # Never poll()/wait() here: the main thread reaps the child with wait4 (to get its rusage).
+            while not done.wait(0.25):
+                got = _proc_sample(proc.pid)
+                if got is not None:
+                    samples.append((time.perf_counter() - start, *got))
 
-    sampler = threading.Thread(target=sample, daemon=True)
-    if sample_rss:
-        sampler.start()
-    _, status, usage = os.wait4(proc.pid, 0)
-    wall = time.perf_counter() - start
-    out = proc.stdout.read() if proc.stdout else ""
-    proc.returncode = os.waitstatus_to_exitcode(status)
-    if proc.returncode not in (0, 99):
-        err = proc.stderr.read() if proc.stderr else ""
-        raise RuntimeError(f"{cmd[0]} failed ({proc.returncode}): {err[-2000:]}")
-    return out, wall, usage.ru_utime + usage.ru_stime, peak[0]
+        threading.Thread(target=sample, daemon=True).start()
+        _, status, usage = os.wait4(proc.pid, 0)
+        done.set()
+        timer.cancel()
+        wall = time.perf_counter() - start
+        code = os.waitstatus_to_exitcode(status)
+        out.seek(0)
+        err.seek(0)
+        if code not in (0, 99):
+            raise RuntimeError(f"{cmd[0]} failed ({code}): {err.read()[-2000:]}")
+        window = [s for s in samples if 0.35 * wall <= s[0] <= 0.9 * wall]
+        steady = (window[-1][1] - window[0][1]) / (window[-1][0] - window[0][0]) if len(window) > 1 else 0.0
+        peak = max((s[2] for s in samples), default=0)
+        return Measured(out.read(), wall, usage.ru_utime + usage.ru_stime, peak, steady)
 
 
-def drive(url: str, *args: str, timeout: float = 900, sample_rss: bool = False) -> tuple[dict[str, Any], float, int]:
-    cmd = [sys.executable, "-m", "load_harness.cli.drive", url, "--json", *args]
-    out, _, cpu, rss = _timed(cmd, timeout, sample_rss)
-    return json.loads(out.strip().splitlines()[-1]), cpu, rss
+def drive(url: str, *args: str, timeout: float = 900) -> tuple[dict[str, Any], Measured]:
+    measured = _timed([sys.executable, "-m", "load_harness.cli.drive", url, "--json", *args], timeout)
+    return json.loads(measured.out.strip().splitlines()[-1]), measured
+
+
+def _per_core(rps: float, measured: Measured) -> dict[str, Any]:
+    cores = measured.steady_cores
+    return {
+        "rps": round(rps),
+        "cpu_cores_steady": round(cores, 2),
+        "rps_per_core": round(rps / cores) if cores else None,
+        "cpu_s_total": round(measured.cpu_s, 2),
+    }
+
+
+def bench_driver(url: str, connections: int, seconds: int, shards: int = 1) -> dict[str, Any]:
+    args = ["--concurrency", str(connections), "--duration", f"{seconds}s", "--shards", str(shards)]
+    summary, measured = drive(url, *args)
+    result = _per_core(summary["throughput"]["completed_rps"], measured)
+    result["errors"] = summary["requests"]["errors"]
+    result["p50_ms"] = summary["latency_ms"]["service"]["p50"]
+    if shards > 1:
+        result["rps_per_core"] = None  # shard CPU is in child processes that /proc sampling of the parent misses
+    return result
 
 
 def bench_wrk(url: str, connections: int, seconds: int) -> dict[str, Any]:
-    out, _, cpu, _ = _timed(["wrk", "-t1", f"-c{connections}", f"-d{seconds}s", "--latency", url], seconds + 30)
-    rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))  # type: ignore[union-attr]
-    return {"rps": round(rps), "cpu_s": round(cpu, 2)}
+    measured = _timed(["wrk", "-t1", f"-c{connections}", f"-d{seconds}s", "--latency", url], seconds + 30)
+    rps = float(re.search(r"Requests/sec:\s+([\d.]+)", measured.out).group(1))  # type: ignore[union-attr]
+    return _per_core(rps, measured)
 
 
-def _hey(url: str, args: list[str], seconds: int) -> tuple[float, float | None, float]:
-    out, _, cpu, _ = _timed(["hey", "-z", f"{seconds}s", *args, url], seconds + 30)
-    rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))  # type: ignore[union-attr]
-    p50 = re.search(r"50%+ in ([\d.]+) secs", out)
-    return rps, float(p50.group(1)) * 1000 if p50 else None, cpu
+def _hey(url: str, args: list[str], seconds: int) -> tuple[dict[str, Any], float | None]:
+    measured = _timed(["hey", "-z", f"{seconds}s", *args, url], seconds + 30)
+    rps = float(re.search(r"Requests/sec:\s+([\d.]+)", measured.out).group(1))  # type: ignore[union-attr]
+    p50 = re.search(r"50%+ in ([\d.]+) secs", measured.out)
+    return _per_core(rps, measured), float(p50.group(1)) * 1000 if p50 else None
 
 
 def bench_locust(url: str, users: int, seconds: int) -> dict[str, Any]:
@@ -160,69 +204,79 @@ def bench_locust(url: str, users: int, seconds: int) -> dict[str, Any]:
             "from locust import FastHttpUser, task\n\n"
             "class U(FastHttpUser):\n    @task\n    def hit(self):\n        self.client.get('/')\n"
         )
+        host = url.rstrip("/")  # Locust joins host and path itself: a trailing slash would make "//"
         cmd = [sys.executable, "-m", "locust", "-f", str(locustfile), "--headless", "-u", str(users)]
-        cmd += ["-r", str(users), "-t", f"{seconds}s", "-H", url, "--csv", f"{tmp}/r", "--only-summary"]
-        _, _wall, cpu, _ = _timed(cmd, seconds + 60)
+        cmd += ["-r", str(users), "-t", f"{seconds}s", "-H", host, "--csv", f"{tmp}/r", "--only-summary"]
+        measured = _timed(cmd, seconds + 60)
         rows = Path(tmp, "r_stats.csv").read_text().splitlines()
-        total = next(row for row in rows if ",Aggregated," in row).split(",")
         header = rows[0].split(",")
-        rps = float(total[header.index("Requests/s")])
-    return {"rps": round(rps), "cpu_s": round(cpu, 2), "rps_per_core": round(rps * seconds / cpu) if cpu else None}
+        total = next(row for row in rows if ",Aggregated," in row).split(",")
+        result = _per_core(float(total[header.index("Requests/s")]), measured)
+        result["errors"] = int(total[header.index("Failure Count")])
+    return result
 
 
 def pacing(url: str, rate: float, seconds: int) -> dict[str, Any]:
-    summary, cpu, _ = drive(url, "--rate", str(rate), "--duration", f"{seconds}s")
+    summary, measured = drive(url, "--rate", str(rate), "--duration", f"{seconds}s")
     thr, req = summary["throughput"], summary["requests"]
-    achieved_error = (thr["completed_rps"] - rate) / rate * 100
     return {
         "rate": rate,
         "sent_rps": thr["sent_rps"],
         "achieved_rps": thr["completed_rps"],
-        "pacing_error_pct": round(achieved_error, 3),
+        "pacing_error_pct": round((thr["completed_rps"] - rate) / rate * 100, 3),
         "dropped": req["dropped"],
         "errors": req["errors"],
         "p50_ms": summary["latency_ms"]["response"]["p50"],
+        "p99_ms": summary["latency_ms"]["response"]["p99"],
         "service_p50_ms": summary["latency_ms"]["service"]["p50"],
-        "cpu_share": round(cpu / seconds, 2),
+        "cpu_cores_steady": round(measured.steady_cores, 2),
     }
 
 
+def _sustained(result: dict[str, Any]) -> bool:
+    return abs(result["pacing_error_pct"]) <= 1.0 and result["dropped"] == 0 and result["errors"] == 0
+
+
 def highest_sustained_rate(url: str, seconds: int, start: float = 4000) -> dict[str, Any]:
-    """Double, then bisect, the rate while achieved is within 1 % of target and nothing is dropped."""
-
-    def ok(result: dict[str, Any]) -> bool:
-        return abs(result["pacing_error_pct"]) <= 1.0 and result["dropped"] == 0 and result["errors"] == 0
-
-    low: dict[str, Any] | None = None
-    rate = start
-    high_rate = None
-    while high_rate is None and rate <= 200_000:
+    """Double, then bisect (3 steps), the rate while achieved is within 1 % of target and nothing is dropped."""
+    best: dict[str, Any] = {}
+    low, high, rate = 0.0, None, start
+    while high is None and rate <= 256_000:
         result = pacing(url, rate, seconds)
-        if ok(result):
-            low, rate = result, rate * 2
+        if _sustained(result):
+            best, low, rate = result, rate, rate * 2
         else:
-            high_rate = rate
-    if high_rate is None:
-        return low or {}
-    low_rate = low["rate"] if low else 0.0
-    for _ in range(3):
-        mid = round((low_rate + high_rate) / 2)
+            high = rate
+    for _ in range(3 if high is not None else 0):
+        assert high is not None
+        mid = float(round((low + high) / 2))
         result = pacing(url, mid, seconds)
-        if ok(result):
-            low, low_rate = result, mid
+        if _sustained(result):
+            best, low = result, mid
         else:
-            high_rate = mid
-    return low or {}
+            high = mid
+    return best
+
+
+def rss_run(url: str, rate: int, seconds: int) -> dict[str, Any]:
+    summary, measured = drive(url, "--rate", str(rate), "--duration", f"{seconds}s", timeout=seconds + 120)
+    return {
+        "rate": rate,
+        "seconds": seconds,
+        "requests": summary["requests"]["completed"],
+        "peak_rss_mb": round(measured.peak_rss_kb / 1024, 1),
+        "cpu_cores_steady": round(measured.steady_cores, 2),
+        "series_points": len(summary["series"]["points"]),
+    }
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--seconds", type=int, default=5, help="length of each throughput run")
+    parser.add_argument("--seconds", type=int, default=5, help="length of each throughput or pacing run")
     parser.add_argument("--connections", type=int, default=32)
     parser.add_argument("--rss-seconds", type=int, default=20, help="length of the RSS run")
-    parser.add_argument("--long", action="store_true", help="a 10-minute RSS run")
+    parser.add_argument("--long", action="store_true", help="make the RSS run 10 minutes")
     args = parser.parse_args(argv)
-    rss_seconds = 600 if args.long else args.rss_seconds
     c, s = args.connections, args.seconds
     result: dict[str, Any] = {
         "machine": {"cpus": os.cpu_count(), "platform": platform.platform(), "python": platform.python_version()},
@@ -232,40 +286,28 @@ def main(argv: list[str] | None = None) -> int:
     }
     with Nginx(STATIC) as nginx:
         url = nginx.url + "/"
-        summary, cpu, _ = drive(url, "--concurrency", str(c), "--duration", f"{s}s")
-        rps = summary["throughput"]["completed_rps"]
-        ours = {"rps": round(rps), "cpu_s": round(cpu, 2), "rps_per_core": round(rps * s / cpu) if cpu else None}
-        ours["errors"] = summary["requests"]["errors"]
-        summary2, cpu2, _ = drive(url, "--concurrency", str(c), "--duration", f"{s}s", "--shards", "2")
-        result["closed_loop"] = {
-            "driver": ours,
-            "driver_2_shards": {"rps": round(summary2["throughput"]["completed_rps"]), "cpu_s": round(cpu2, 2)},
-            "wrk": bench_wrk(url, c, s),
-            "hey": dict(zip(("rps", "p50_ms", "cpu_s"), _hey(url, ["-c", str(c)], s), strict=True)),
+        closed: dict[str, Any] = {
+            "driver": bench_driver(url, c, s),
+            "driver_2_shards": bench_driver(url, c, s, shards=2),
+            "wrk_1_thread": bench_wrk(url, c, s),
+            "hey": _hey(url, ["-c", str(c)], s)[0],
             "locust_fasthttpuser": bench_locust(url, c, s),
         }
-        locust = result["closed_loop"]["locust_fasthttpuser"]
-        if ours["rps_per_core"] and locust["rps_per_core"]:
-            result["closed_loop"]["driver_vs_locust_per_core"] = round(ours["rps_per_core"] / locust["rps_per_core"], 2)
+        ours, locust = closed["driver"]["rps_per_core"], closed["locust_fasthttpuser"]["rps_per_core"]
+        closed["driver_vs_locust_per_core"] = round(ours / locust, 2) if ours and locust else None
+        result["closed_loop"] = closed
         result["pacing"] = [pacing(url, rate, s) for rate in (100, 1000)]
         result["highest_sustained_rate"] = highest_sustained_rate(url, s)
-        # hey -q is per worker: 10 workers x 100 QPS = 1000 req/s, compared with our --rate 1000.
-        hey_rps, hey_p50, _ = _hey(url, ["-c", "10", "-q", "100"], s)
+        # hey -q is per worker: 10 workers x 100 QPS = 1000 req/s, against our --rate 1000.
+        hey, hey_p50 = _hey(url, ["-c", "10", "-q", "100"], s)
         result["p50_at_1000_rps"] = {
             "driver_corrected_ms": result["pacing"][1]["p50_ms"],
             "driver_service_ms": result["pacing"][1]["service_p50_ms"],
             "hey_q_ms": hey_p50,
-            "hey_rps": hey_rps,
-            "note": "Debian's wrk has no -R (wrk2); hey -c 10 -q 100 paces 1000 req/s instead",
+            "hey_rps": hey["rps"],
+            "note": "Debian's wrk has no -R (that is wrk2), so hey -c 10 -q 100 paces 1000 req/s instead",
         }
-        summary3, cpu3, rss = drive(url, "--rate", "2000", "--duration", f"{rss_seconds}s", sample_rss=True)
-        result["rss"] = {
-            "rate": 2000,
-            "seconds": rss_seconds,
-            "peak_rss_mb": round(rss / 1024, 1),
-            "requests": summary3["requests"]["completed"],
-            "cpu_share": round(cpu3 / rss_seconds, 2),
-        }
+        result["rss"] = rss_run(url, 2000, 600 if args.long else args.rss_seconds)
     print(json.dumps(result, indent=2))
     return 0
 

@@ -12,6 +12,7 @@ byte of the response arrived is retried once on a new connection, as browsers do
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import socket
 import ssl
 from collections.abc import Callable
@@ -210,6 +211,33 @@ class Client:
         # Keep every address so a headless Service's pods all get connections, in round-robin.
         self.addresses = list(dict.fromkeys(str(info[4][0]) for info in infos))
         self._sweeper = self.loop.create_task(self._sweep())
+
+    async def warm(self, count: int) -> None:
+        """Open `count` idle connections before the clock starts, as wrk does.
+
+        Without this, the first second of a fast open-loop run is a connect storm: each connect costs more than
+        the interval between arrivals, in-flight requests pile up, and the start looks like a stall of the target.
+        Failures are ignored here; the run itself reports (and, if nothing connects, aborts on) them.
+        """
+
+        async def one(address: str) -> None:
+            with contextlib.suppress(OSError, TimeoutError):
+                _, conn = await asyncio.wait_for(
+                    self.loop.create_connection(
+                        lambda: Connection(self),
+                        address,
+                        self.target.port,
+                        ssl=self._ssl,
+                        server_hostname=self.target.host if self._ssl else None,
+                    ),
+                    self.timeout_s,
+                )
+                self.connects += 1
+                self.idle.append(conn)
+
+        addresses = [self.addresses[i % len(self.addresses)] for i in range(count)]
+        self._next_address = count
+        await asyncio.gather(*(one(address) for address in addresses))
 
     def dispatch(self, pending: Pending) -> None:
         now = self.loop.time()

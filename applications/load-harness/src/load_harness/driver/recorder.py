@@ -137,6 +137,9 @@ class Recorder:
         self.second = histo.new_histogram()
         self._second_sent = self._second_completed = self._second_errors = 0
 
+    def second_has_data(self) -> bool:
+        return bool(self._second_sent or self._second_completed or self._second_errors)
+
     def live(self) -> tuple[int, int]:
         """Cumulative (p50, p99) of the response time, µs, for the live view."""
         pcts = histo.percentiles(self.response, [50.0, 99.0])

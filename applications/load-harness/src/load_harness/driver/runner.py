@@ -135,6 +135,7 @@ class Runner:
         self._client = client = Client(target, plan.timeout_s, self._on_done, insecure=plan.insecure)
         try:
             await client.start()
+            await client.warm(self._warm_connections())
             self.started_at = self.start_at or time.time()
             await loop.run_in_executor(self._executor, self.sink.start, self._meta())
             if self.start_at is not None:
@@ -152,13 +153,20 @@ class Runner:
             finally:
                 pacer.cancel()
                 ticker.cancel()
-            self.rec.roll_second(int(self.started_at + math.floor(self._now())))
+            if self.rec.second_has_data():  # the ticker may already have closed the last whole second
+                self.rec.roll_second(int(self.started_at + math.floor(self._now())))
             state = self.state(finished=True)
             await loop.run_in_executor(self._executor, self.sink.finish, state)
             return state
         finally:
             await client.close()
             self._executor.shutdown(wait=False)
+
+    def _warm_connections(self) -> int:
+        """Connections to open up front: the starting concurrency, or 10 ms worth of the starting rate."""
+        plan = self.plan
+        wanted = math.ceil(plan.rate_at(0.0) * 0.01) if self.open_loop else plan.concurrency_at(0.0)
+        return max(0, min(wanted, self.max_in_flight, 1000))
 
     def _meta(self) -> RunMeta:
         return RunMeta(
