@@ -232,3 +232,51 @@ def test_latency_buckets_from_shard_histograms() -> None:
     assert sum(c for _, c in buckets) == 6
     assert buckets[-1] == (5.0, 2)
     assert runs_store.latency_buckets([]) == []
+
+
+def test_real_source_shows_a_real_driver_state(app: Flask, ui: Any) -> None:
+    """A genuine driver state (the engine run in-process against this app) read back through the store."""
+    import asyncio
+    import threading
+
+    from load_harness.driver.plan import constant_plan
+    from load_harness.driver.runner import Runner
+    from load_harness.runs.sink import merged_summary
+    from werkzeug.serving import make_server
+
+    server = make_server("127.0.0.1", 0, app, threaded=True)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        plan = constant_plan(f"http://127.0.0.1:{server.server_port}/health", "open", 40, 2.0)
+        state = asyncio.run(Runner(plan).run())
+    finally:
+        server.shutdown()
+        thread.join(5)
+    engine = app.extensions[KEY].engine
+    run = run_store.create(
+        engine,
+        target=plan.url,
+        plan=plan.to_dict(),
+        options={"thresholds": ["p99<5s"], "name": "in-process"},
+        shards=1,
+        source="dashboard",
+        pod="test-pod",
+    )
+    run_store.shard_started(engine, run.id, 0, "host", 1)
+    run_store.shard_progress(engine, run.id, 0, state, finished=True)
+    run_store.finish_if_complete(engine, run.id, merged_summary)
+
+    data = ui.get(f"/ui/runs/{run.id}/data.json").get_json()
+    assert data["status"] == "completed"
+    assert len(data["time"]["t"]) >= 2
+    assert data["time"]["t"][0] == 0
+    assert sum(data["histogram"]["count"]) == state["counters"]["completed"] == 80
+    assert data["pods"] == {"pod": ["test-pod"], "requests": [80]}
+    assert data["codes"] == {"code": ["200"], "count": [80]}
+    html = ui.get(f"/ui/runs/{run.id}").get_data(as_text=True)
+    assert "in-process" in html
+    assert "p99&lt;5s" in html
+    assert "passed" in html
+    listed = ui.get("/ui/runs/partials/list?q=in-process").get_data(as_text=True)
+    assert f'data-run-id="{run.id}"' in listed
