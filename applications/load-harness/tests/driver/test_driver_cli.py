@@ -8,7 +8,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from load_harness.cli.drive import build_plan, default_url
+from load_harness.cli.drive import build_plan
+from load_harness.driver.options import default_url
 
 
 def output_json(result: Any) -> dict[str, Any]:
@@ -68,7 +69,7 @@ def test_error_threshold_and_html_report(cli: Any, backend: Any, tmp_path: Path)
         (["--rate", "10", "--threshold", "p99<fast"], "bad threshold"),
         (["--rate", "-5"], "--rate"),
         (["--stages", "30s"], "bad stage"),
-        (["--stages", "1s:5", "--duration", "2s"], "--stages already sets the duration"),
+        (["--stages", "1s:5", "--duration", "2s"], "stages already set the duration"),
         (["--body", "{not json"], "not valid JSON"),
         (["--header", "novalue"], "NAME:VALUE"),
         (["--shards", "2", "--shard-index", "2"], "--shard-index"),

@@ -9,8 +9,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
-import math
-import os
 import signal
 import sys
 from pathlib import Path
@@ -20,7 +18,9 @@ import typer
 from rich.console import Console
 
 from load_harness.driver.client import DriverError
-from load_harness.driver.plan import Mode, Plan, PlanError, Stage, parse_duration, parse_stages
+from load_harness.driver.options import OptionsError
+from load_harness.driver.options import build_plan as options_build_plan
+from load_harness.driver.plan import Plan, plan_from_dict
 from load_harness.driver.progress import LiveView, render_summary
 from load_harness.driver.report import write_report
 from load_harness.driver.runner import Runner
@@ -32,109 +32,31 @@ from load_harness.driver.thresholds import Threshold, ThresholdError, evaluate, 
 EXIT_ABORTED = 1
 EXIT_THRESHOLDS = 99
 EXIT_INTERRUPTED = 130
-DEFAULT_PATH = "/load/cpu/work"
-
-
-def default_url() -> str:
-    """This service's CPU-work endpoint: $LOAD_HARNESS_SERVICE_URL, else http://127.0.0.1:$PORT (8080)."""
-    base = os.environ.get("LOAD_HARNESS_SERVICE_URL") or f"http://127.0.0.1:{os.environ.get('PORT') or 8080}"
-    return base.rstrip("/") + DEFAULT_PATH
 
 
 def _usage(message: str, param: str | None = None) -> typer.BadParameter:
     return typer.BadParameter(message, param_hint=param)
 
 
-def _parse_headers(items: list[str]) -> list[tuple[str, str]]:
-    headers = []
-    for item in items:
-        name, sep, value = item.partition(":")
-        if not sep or not name.strip() or any(c in item for c in "\r\n"):
-            raise _usage(f"bad header {item!r}: use NAME:VALUE", "--header")
-        headers.append((name.strip(), value.strip()))
-    return headers
-
-
-def build_plan(
-    url: str | None,
-    *,
-    rate: float | None = None,
-    concurrency: int | None = None,
-    duration: str | None = None,
-    requests: int | None = None,
-    stages: str | None = None,
-    method: str | None = None,
-    body: str | None = None,
-    headers: list[str] | None = None,
-    timeout: str = "5s",
-    max_in_flight: int = 1000,
-    max_burst: int | None = None,
-    cpu_ms: float | None = None,
-    iterations: int | None = None,
-    insecure: bool = False,
-) -> Plan:
-    """Validate the CLI options into a Plan; raises typer.BadParameter (exit 2) with a clear message."""
-    if rate is not None and concurrency is not None:
-        raise _usage("give either --rate (open loop) or --concurrency (closed loop), not both")
-    floor = 0 if stages else 1e-9  # with --stages the flag only gives the starting target, which may be 0
-    if rate is not None and (not math.isfinite(rate) or rate < floor):
-        raise _usage(f"--rate must be > 0, got {rate}", "--rate")
-    if concurrency is not None and concurrency < (0 if stages else 1):
-        raise _usage(f"--concurrency must be >= 1, got {concurrency}", "--concurrency")
-    if requests is not None and requests < 1:
-        raise _usage("--requests must be >= 1", "--requests")
-    if max_in_flight < 1:
-        raise _usage("--max-in-flight must be >= 1", "--max-in-flight")
-    if stages and duration:
-        raise _usage("--stages already sets the duration; drop --duration", "--duration")
+def build_plan(url: str | None, **options: Any) -> Plan:
+    """driver.options.build_plan, with its errors as usage errors (exit 2) naming the flag."""
     try:
-        timeout_s = parse_duration(timeout)
-        stage_list: tuple[Stage, ...] = parse_stages(stages) if stages else ()
-        duration_s = parse_duration(duration) if duration else (math.inf if requests else 30.0)
-    except PlanError as exc:
-        raise _usage(str(exc)) from None
-    mode: Mode = "closed" if concurrency is not None or (rate is None and not stages) else "open"
-    start = float(rate if rate is not None else concurrency if concurrency is not None else (0 if stages else 1))
-    if not stage_list:
-        stage_list = (Stage(duration_s, start),)
-    if mode == "open" and math.isinf(sum(s.duration_s for s in stage_list)) and start <= 0:
-        raise _usage("--rate must be > 0", "--rate")
+        return options_build_plan(url, **options)
+    except OptionsError as exc:
+        param = "URL" if exc.field == "url" else f"--{exc.field}"
+        raise _usage(str(exc), param) from None
 
-    header_pairs = _parse_headers(headers or [])
-    if sum(x is not None for x in (body, cpu_ms, iterations)) > 1:
-        raise _usage("give only one of --body, --cpu-ms, --iterations")
-    if cpu_ms is not None:
-        body = json.dumps({"cpu_ms": cpu_ms})
-    elif iterations is not None:
-        body = json.dumps({"iterations": iterations})
-    if url is None:
-        url = default_url()
-        if body is None:
-            body = "{}"  # the endpoint's own defaults
-    has_type = any(name.lower() == "content-type" for name, _ in header_pairs)
-    if body is not None and not has_type:
-        try:
-            json.loads(body)
-        except ValueError as exc:
-            raise _usage(f"--body is not valid JSON ({exc}); set a Content-Type header to send other data") from None
-        header_pairs.append(("Content-Type", "application/json"))
-    if not url.startswith(("http://", "https://")):
-        raise _usage(f"URL must start with http:// or https://: {url!r}", "URL")
-    verb = (method or ("POST" if body is not None else "GET")).upper()
-    return Plan(
-        url=url,
-        mode=mode,
-        start_target=start,
-        stages=stage_list,
-        requests=requests,
-        method=verb,
-        headers=tuple(header_pairs),
-        body=(body or "").encode(),
-        timeout_s=timeout_s,
-        max_in_flight=max_in_flight,
-        max_burst=max_burst,
-        insecure=insecure,
-    )
+
+def stored_run(run_id: str) -> tuple[Plan, list[str]]:
+    """The plan and thresholds of a run created through the API: what an Indexed Job's shard drives."""
+    from load_harness.runs import sink  # noqa: F401 - registers the store-backed sink with the engine
+    from load_harness.store import runs as run_store
+    from load_harness.store.engine import get_engine
+
+    run = run_store.get(get_engine(), run_id)
+    if run is None:
+        raise _usage(f"no run {run_id!r} in the store; create it with POST /runs first", "--run-id")
+    return plan_from_dict(run.plan), list(run.options.get("thresholds", []))
 
 
 async def _run_in_process(plan: Plan, sink: RunSink, run_id: str | None, live: LiveView | None) -> dict[str, Any]:
@@ -160,6 +82,11 @@ def execute(
     if shard_index is not None:
         sink: RunSink = sink_for_run(run_id, shard_index, shards) if run_id else NullSink()
         return asyncio.run(_run_in_process(plan.for_shard(shard_index, shards), sink, run_id, live))
+    if run_id and shards > 1:
+        from load_harness.runs.local import drive_shards
+
+        on_state = (lambda state: live.update(live_from_state(state))) if live is not None else None
+        return drive_shards(run_id, shards, on_state)
     sink = sink_for_run(run_id, 0, 1) if run_id else NullSink()
     if shards > 1:
         on_progress = (lambda state: live.update(live_from_state(state))) if live is not None else None
@@ -189,27 +116,37 @@ def drive_command(
     cpu_ms: Annotated[float | None, typer.Option(help="Body {'cpu_ms': X} for /load/cpu/work")] = None,
     iterations: Annotated[int | None, typer.Option(help="Body {'iterations': N} for /load/cpu/work")] = None,
     insecure: Annotated[bool, typer.Option(help="Skip TLS certificate verification")] = False,
+    save: Annotated[
+        bool, typer.Option("--save", help="Record the run in the store (DATABASE_URL) so the dashboard shows it")
+    ] = False,
     run_id: Annotated[str | None, typer.Option(hidden=True)] = None,
     shard_index: Annotated[int | None, typer.Option(hidden=True)] = None,
 ) -> None:
     """Drive load at a URL: open loop (--rate) or closed loop (--concurrency), with live progress and a summary."""
-    plan = build_plan(
-        url,
-        rate=rate,
-        concurrency=concurrency,
-        duration=duration,
-        requests=requests,
-        stages=stages,
-        method=method,
-        body=body,
-        headers=header,
-        timeout=timeout,
-        max_in_flight=max_in_flight,
-        max_burst=max_burst,
-        cpu_ms=cpu_ms,
-        iterations=iterations,
-        insecure=insecure,
-    )
+    if run_id is not None:
+        # Registers the store-backed sink, so this shard's figures merge with the others in the store.
+        from load_harness.runs import sink as _store_sink  # noqa: F401
+    if run_id is not None and url is None and rate is None and concurrency is None and stages is None:
+        plan, stored_thresholds = stored_run(run_id)
+        threshold = [*(threshold or []), *stored_thresholds]
+    else:
+        plan = build_plan(
+            url,
+            rate=rate,
+            concurrency=concurrency,
+            duration=duration,
+            requests=requests,
+            stages=stages,
+            method=method,
+            body=body,
+            headers=header,
+            timeout=timeout,
+            max_in_flight=max_in_flight,
+            max_burst=max_burst,
+            cpu_ms=cpu_ms,
+            iterations=iterations,
+            insecure=insecure,
+        )
     if shards < 1 or (shard_index is not None and not 0 <= shard_index < shards):
         raise _usage("--shards must be >= 1 and --shard-index in [0, shards)", "--shards")
     try:
@@ -217,6 +154,11 @@ def drive_command(
     except ThresholdError as exc:
         raise _usage(str(exc), "--threshold") from None
     err = Console(stderr=True)
+    if save and run_id is None:
+        from load_harness.runs.local import create_cli_run
+
+        run_id = create_cli_run(plan, shards, threshold or [])
+        err.print(f"run {run_id} recorded in the store")
     title = f"{plan.method} {plan.url} ({'rate' if plan.mode == 'open' else 'concurrency'})"
     live = None if json_output else LiveView(title, err)
     try:
