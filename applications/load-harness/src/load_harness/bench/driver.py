@@ -113,6 +113,7 @@ class Measured:
     cpu_s: float  # user + sys of the process and its waited-for children, whole run
     peak_rss_kb: int
     steady_cores: float  # CPU use in the middle of the run (35 %–90 % of it): no start-up or exit cost
+    samples: list[tuple[float, float, int]]  # (seconds since start, CPU s, RSS kB) every 0.25 s
 
 
 def _proc_sample(pid: int) -> tuple[float, int] | None:
@@ -155,7 +156,7 @@ def _timed(cmd: list[str], timeout: float) -> Measured:
         window = [s for s in samples if 0.35 * wall <= s[0] <= 0.9 * wall]
         steady = (window[-1][1] - window[0][1]) / (window[-1][0] - window[0][0]) if len(window) > 1 else 0.0
         peak = max((s[2] for s in samples), default=0)
-        return Measured(out.read(), wall, usage.ru_utime + usage.ru_stime, peak, steady)
+        return Measured(out.read(), wall, usage.ru_utime + usage.ru_stime, peak, steady, samples)
 
 
 def drive(url: str, *args: str, timeout: float = 900) -> tuple[dict[str, Any], Measured]:
@@ -258,6 +259,11 @@ def highest_sustained_rate(url: str, seconds: int, start: float = 4000) -> dict[
     return best
 
 
+def _sample_at(measured: Measured, t: float) -> tuple[float, float, int]:
+    before = [s for s in measured.samples if s[0] <= t + 1.0]  # +1 s: the interpreter starts before the run
+    return before[-1] if before else (0.0, 0.0, 0)
+
+
 def rss_run(url: str, rate: int, seconds: int) -> dict[str, Any]:
     summary, measured = drive(url, "--rate", str(rate), "--duration", f"{seconds}s", timeout=seconds + 120)
     return {
@@ -265,6 +271,10 @@ def rss_run(url: str, rate: int, seconds: int) -> dict[str, Any]:
         "seconds": seconds,
         "requests": summary["requests"]["completed"],
         "peak_rss_mb": round(measured.peak_rss_kb / 1024, 1),
+        # RSS at 10 %, 25 %, 50 %, 75 % and 100 % of the run: flat means no per-request growth.
+        "rss_mb_over_time": [
+            round(_sample_at(measured, fraction * seconds)[2] / 1024, 1) for fraction in (0.1, 0.25, 0.5, 0.75, 1.0)
+        ],
         "cpu_cores_steady": round(measured.steady_cores, 2),
         "series_points": len(summary["series"]["points"]),
     }

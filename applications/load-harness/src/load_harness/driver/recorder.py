@@ -65,7 +65,7 @@ class Recorder:
         if service > self.max_service_us:
             self.max_service_us = service
         if self.open_loop:
-            # From the scheduled time, or from the actual send when the scheduler sent it (≤ 1 ms) early.
+            # From the scheduled time, or from the actual send when the scheduler sent it (≤ 2 ms) early.
             response = int((end - scheduled) * 1e6)
             response = service if response < service else histo.HIGHEST_US if response > histo.HIGHEST_US else response
             r_index = histo.index_of(response)

@@ -144,7 +144,7 @@ def run_local_shards(
             if child.is_alive():
                 child.terminate()
     if interrupted:
-        final["stop_reason"] = "interrupted"
+        final["stop_reason"], final["message"] = "interrupted", "interrupted by a signal"
     sink.finish(final)
     return final
 
