@@ -14,7 +14,6 @@ from typing import Any
 
 import pytest
 from lh_support import RunningServer, start_server, wait_for
-
 from load_harness.bench.driver import NGINX, Nginx
 
 pytestmark = pytest.mark.slow

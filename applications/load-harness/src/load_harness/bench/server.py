@@ -17,6 +17,7 @@ from typing import Any
 from urllib.parse import urlparse
 
 import psutil
+
 from load_harness.container import read_limits
 from load_harness.server.launch import LaunchedServer, launch
 
