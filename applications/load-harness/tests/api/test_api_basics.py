@@ -118,3 +118,20 @@ def test_proxy_headers_only_when_configured(app_factory: Callable[..., Flask]) -
     assert untrusted["docs"] == "http://localhost/apidocs/"
     trusted = app_factory(trusted_proxy_hops=1).test_client().get("/", headers=forwarded).get_json()
     assert trusted["docs"] == "https://lh.example/apidocs/"
+
+
+def test_session_authenticated_api_calls_need_the_csrf_token(app_factory: Callable[..., Flask]) -> None:
+    client = app_factory(api_key="k").test_client()
+    with client.session_transaction() as session:
+        session["authenticated"] = True
+        session["csrf_token"] = "tok"
+    assert client.get("/load/cpu/status").status_code == 200  # reading needs no token
+    refused = client.post("/load/cpu/stop", json={})
+    assert refused.status_code == 403
+    assert refused.get_json()["type"].endswith("csrf")
+    assert client.post("/load/cpu/stop", json={}, headers={"X-CSRF-Token": "tok"}).status_code == 200
+    # A script with the key is not a browser and needs no token.
+    assert (
+        app_factory(api_key="k").test_client().post("/load/cpu/stop", json={}, headers={"X-API-Key": "k"}).status_code
+        == 200
+    )

@@ -16,7 +16,7 @@ from werkzeug.wrappers import Response as WerkzeugResponse
 
 from load_harness.context import ctx
 from load_harness.dashboard.blueprint import bp
-from load_harness.dashboard.csrf import new_token
+from load_harness.security.csrf import new_token
 from load_harness.security.auth import SESSION_FLAG, key_matches
 
 FAILED_LOGINS_PER_WINDOW = 5

@@ -11,14 +11,13 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 import psutil
-import sqlalchemy as sa
 from prometheus_client import multiprocess
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import SQLAlchemyError
 
 from load_harness.container import read_usage
 from load_harness.observe.base import Figure, Overview, PodList, PodUsage, Scope
-from load_harness.store.tables import pods as pods_table
+from load_harness.store import pods as pod_store
 from load_harness.telemetry.metrics import REQUEST_TOTAL
 
 MIB = 1024 * 1024
@@ -140,9 +139,7 @@ class LocalProvider:
         return Figure("Request rate", "req/s", value=rate, peak=rate, reason="excludes the dashboard's own requests")
 
     def _pod_rows(self) -> list[tuple[str, float | None]]:
-        with self.engine.connect() as conn:
-            rows = conn.execute(sa.select(pods_table.c.name, pods_table.c.heartbeat_at).order_by(pods_table.c.name))
-            return [(str(name), heartbeat) for name, heartbeat in rows]
+        return pod_store.heartbeats(self.engine)
 
     def _pods_figure(self, rows: list[tuple[str, float | None]] | None, error: str | None) -> Figure:
         if rows is None:

@@ -9,6 +9,7 @@ from flask import Flask, Request, redirect, request, session, url_for
 from werkzeug.wrappers import Response as WerkzeugResponse
 
 from load_harness.api.problems import ProblemError
+from load_harness.security.csrf import SAFE_METHODS, token_valid
 
 # /flagger/load-test checks the key itself: Flagger cannot send headers, so it also accepts metadata.token.
 PUBLIC_EXACT = {"/health", "/ready", "/metrics", "/openapi.json", "/apispec.json", "/ui/login", "/flagger/load-test"}
@@ -42,8 +43,14 @@ def install(app: Flask, api_key: str) -> None:
     def _require_key() -> WerkzeugResponse | None:
         if not api_key or is_public(request.path):
             return None
-        if key_matches(presented_key(request), api_key) or session.get(SESSION_FLAG) is True:
+        if key_matches(presented_key(request), api_key):
             return None
+        if session.get(SESSION_FLAG) is True:
+            # A browser session: the dashboard checks its own forms; API calls riding on the cookie need the
+            # session's CSRF token too, or a page on another site could make the browser call the API.
+            if request.method in SAFE_METHODS or request.path.startswith("/ui") or token_valid():
+                return None
+            raise ProblemError(403, "Forbidden", "send the session's X-CSRF-Token with this request", kind="csrf")
         if request.path.startswith("/ui") and "dashboard.login" in app.view_functions:
             return redirect(url_for("dashboard.login", next=request.path))
         raise ProblemError(

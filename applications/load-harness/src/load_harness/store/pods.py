@@ -51,3 +51,15 @@ def set_chaos(engine: Engine, pod: str, chaos: Chaos | None) -> None:
     with engine.begin() as conn:
         insert_ignore(conn, pods, name=pod)
         conn.execute(pods.update().where(pods.c.name == pod).values(**values))
+
+
+ALL_PODS = "*"  # the row that holds chaos settings for every pod; not a pod itself
+
+
+def heartbeats(engine: Engine) -> list[tuple[str, float | None]]:
+    """Every pod that ever ran a supervisor, with its last heartbeat (epoch seconds), by name."""
+    with engine.connect() as conn:
+        rows = conn.execute(
+            sa.select(pods.c.name, pods.c.heartbeat_at).where(pods.c.name != ALL_PODS).order_by(pods.c.name)
+        )
+        return [(str(name), heartbeat) for name, heartbeat in rows]
