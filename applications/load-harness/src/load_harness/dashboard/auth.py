@@ -16,8 +16,8 @@ from werkzeug.wrappers import Response as WerkzeugResponse
 
 from load_harness.context import ctx
 from load_harness.dashboard.blueprint import bp
-from load_harness.security.csrf import new_token
 from load_harness.security.auth import SESSION_FLAG, key_matches
+from load_harness.security.csrf import new_token
 
 FAILED_LOGINS_PER_WINDOW = 5
 WINDOW_S = 60.0
