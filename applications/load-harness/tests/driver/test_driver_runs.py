@@ -137,6 +137,10 @@ def test_shard_states_merge_exactly(backend: Any) -> None:
     assert histo.decode(merged["latency"]["response"]).get_total_count() == sum(counts) == 100
     assert merged["pods"]["pod-a"]["count"] == 100
     assert sum(p[1] for p in merged["series"]["points"]) == 100
+    # One shard's own summary owes only its share of the rate (these shards ran one after the other, so the
+    # merged window is twice as long: its rate figures are checked in the CLI's concurrent --shards test).
+    assert summarize(states[0])["throughput"]["target_rps"] == pytest.approx(50, rel=0.01)
+    assert abs(summarize(states[1])["throughput"]["pacing_error_pct"]) <= 2
 
 
 class RecordingSink:

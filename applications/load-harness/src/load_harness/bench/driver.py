@@ -235,11 +235,12 @@ def pacing(url: str, rate: float, seconds: int) -> dict[str, Any]:
 
 
 def _sustained(result: dict[str, Any]) -> bool:
-    return abs(result["pacing_error_pct"]) <= 1.0 and result["dropped"] == 0 and result["errors"] == 0
+    # The brief's pacing target: achieved within 1 % of the rate (drops count against it) and no errors.
+    return abs(result["pacing_error_pct"]) <= 1.0 and result["errors"] == 0
 
 
 def highest_sustained_rate(url: str, seconds: int, start: float = 4000) -> dict[str, Any]:
-    """Double, then bisect (3 steps), the rate while achieved is within 1 % of target and nothing is dropped."""
+    """Double, then bisect (3 steps), the rate while achieved stays within 1 % of the target."""
     best: dict[str, Any] = {}
     low, high, rate = 0.0, None, start
     while high is None and rate <= 256_000:

@@ -11,7 +11,7 @@ from __future__ import annotations
 import math
 import re
 from collections.abc import Iterator
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import asdict, dataclass, replace
 from typing import Any, Literal
 
 Mode = Literal["open", "closed"]
@@ -87,7 +87,6 @@ class Plan:
     insecure: bool = False
     shard_index: int = 0
     shards: int = 1
-    labels: dict[str, str] = field(default_factory=dict)
 
     @property
     def duration_s(self) -> float:

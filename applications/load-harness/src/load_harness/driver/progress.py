@@ -65,6 +65,14 @@ def render_summary(summary: dict[str, Any], checks: list[dict[str, Any]] | None 
     parts.append(Text(head, style="bold"))
     if summary.get("message"):
         parts.append(Text(summary["message"], style="yellow"))
+    if req["dropped_late"]:
+        parts.append(
+            Text(
+                f"The driver fell behind its schedule: {req['dropped_late']:,} arrivals dropped as late. "
+                "Its own CPU is the limit here: use --shards N or a bigger machine.",
+                style="yellow",
+            )
+        )
     t = _table("Requests", "metric", "value")
     t.add_row("sent", f"{req['sent']:,}")
     t.add_row("completed", f"{req['completed']:,}")
