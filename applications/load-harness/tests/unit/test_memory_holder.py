@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 import mmap
-import multiprocessing as mp
 import os
 import time
 
 import pytest
-from load_harness.workloads.memory import allocate, holder_main, process_pss_bytes, tree_pss_bytes
+from load_harness.workloads.memory import allocate, process_pss_bytes, start_holder, tree_pss_bytes, wait_resident
 
 MIB = 1024 * 1024
 
@@ -50,50 +49,38 @@ def _settled_tree_pss(pid: int) -> int:
 
 def test_holder_raises_tree_pss_by_size_and_releases_within_a_second() -> None:
     size = 256 * MIB
-    # fork: the child shares this process's pages copy-on-write, and PSS splits them between the two, so the
-    # tree grows by the held memory only (spawn would add a whole second interpreter).
-    ctx = mp.get_context("fork")
     me = os.getpid()
     baseline = _settled_tree_pss(me)
-    stop = ctx.Event()
-    receiver, sender = ctx.Pipe(duplex=False)
-    proc = ctx.Process(target=holder_main, args=(size, 30.0, stop, sender), daemon=True)
-    proc.start()
+    holder = start_holder(size, 30.0)
     try:
-        assert receiver.poll(10.0), "holder never reported"
-        report = receiver.recv()
+        report = wait_resident(holder)
         assert report["allocated_bytes"] == size
-        assert report["rss_bytes"] >= size
-        assert report["peak_rss_bytes"] >= report["rss_bytes"]
         held = tree_pss_bytes(me) - baseline
+        # The holder is a bare interpreter (about 5 MB) plus exactly the mapping.
         assert held == pytest.approx(size, rel=0.05), f"tree PSS grew by {held / MIB:.1f} MiB"
-
-        stop.set()
+        holder.terminate()
         stopped_at = time.monotonic()
         released = None
         while time.monotonic() - stopped_at < 1.0:
-            if not proc.is_alive():
-                proc.join()  # reap the zombie, as the supervisor does
+            holder.poll()  # reap the zombie, as the supervisor does
             if tree_pss_bytes(me) - baseline < 10 * MIB:
                 released = time.monotonic() - stopped_at
                 break
             time.sleep(0.01)
         assert released is not None, f"still {(tree_pss_bytes(me) - baseline) / MIB:.1f} MiB above baseline"
     finally:
-        stop.set()
-        proc.join(2.0)
-        if proc.is_alive():
-            proc.kill()
-    assert proc.exitcode == 0
+        holder.kill()
+        holder.wait(2.0)
 
 
 def test_holder_expires_on_its_own() -> None:
-    ctx = mp.get_context("fork")
-    value = ctx.Value("q", 0)
-    proc = ctx.Process(target=holder_main, args=(4 * MIB, 0.2, ctx.Event(), value), daemon=True)
     started = time.monotonic()
-    proc.start()
-    proc.join(3.0)
-    assert proc.exitcode == 0
+    holder = start_holder(4 * MIB, 0.2)
+    assert wait_resident(holder)["allocated_bytes"] == 4 * MIB
+    assert holder.wait(3.0) == 0
     assert time.monotonic() - started < 2.0
-    assert value.value >= 4 * MIB
+
+
+def test_holder_refuses_a_nonpositive_size() -> None:
+    with pytest.raises(ValueError, match="positive"):
+        start_holder(0, 1.0)

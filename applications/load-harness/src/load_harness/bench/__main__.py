@@ -27,7 +27,6 @@ def main() -> int:
     results: dict[str, Any] = {"machine": machine()}
     results["cpu_accuracy_vs_stress_ng"] = workloads.cpu_accuracy()
     results["memory_job_end_to_end"] = server.memory_job()
-    results["memory_holder"] = workloads.memory_accuracy()
     results["health_latency"] = server.health_under_load()
     results["work_overhead_end_to_end"] = server.work_overhead()
     results["work_pool"] = workloads.work_overhead()

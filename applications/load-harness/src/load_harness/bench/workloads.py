@@ -19,7 +19,6 @@ from typing import Any
 import psutil
 
 from load_harness.workloads.cpu import NICE, burner_main
-from load_harness.workloads.memory import holder_main, tree_pss_bytes
 from load_harness.workloads.work import WorkPool, burn_cpu_ms, iterations_work
 
 MIB = 1024 * 1024
@@ -213,45 +212,6 @@ def cpu_accuracy(targets: Sequence[int] = (25, 50, 75, 100), seconds: float = 6)
     if not binary:
         result["stress_ng"] = "skipped: stress-ng binary not found on PATH or at /usr/bin/stress-ng"
     return result
-
-
-def memory_accuracy(size_mb: int = 256) -> dict[str, Any]:
-    """A holder of ``size_mb`` in a forked child: tree PSS growth vs the request, and time to give it back."""
-    size = size_mb * MIB
-    me = os.getpid()
-    baseline = tree_pss_bytes(me)
-    stop = _FORK.Event()
-    receiver, sender = _FORK.Pipe(duplex=False)
-    proc = _FORK.Process(target=holder_main, args=(size, 60.0, stop, sender), daemon=True)
-    started = time.monotonic()
-    proc.start()
-    try:
-        report = receiver.recv() if receiver.poll(30) else {}
-        ready_ms = (time.monotonic() - started) * 1000
-        grown = tree_pss_bytes(me) - baseline
-        stop.set()
-        stopped = time.monotonic()
-        release_ms: float | None = None
-        while time.monotonic() - stopped < 5.0:
-            if not proc.is_alive():
-                proc.join()
-            if tree_pss_bytes(me) - baseline < 10 * MIB:
-                release_ms = (time.monotonic() - stopped) * 1000
-                break
-            time.sleep(0.005)
-    finally:
-        stop.set()
-        proc.join(2.0)
-    return {
-        "size_mb": size_mb,
-        "tree_pss_growth_mb": round(grown / MIB, 2),
-        "error_pct": round(100.0 * (grown - size) / size, 2),
-        "holder_rss_mb": round(report.get("rss_bytes", 0) / MIB, 2),
-        "allocation_ms": round(report.get("allocation_ms", 0.0), 1),
-        "ready_ms": round(ready_ms, 1),
-        "release_ms": None if release_ms is None else round(release_ms, 1),
-        "notes": "release = stop signalled until the tree's PSS is within 10 MB of its baseline",
-    }
 
 
 def _timed(fn: Callable[[], Any], count: int) -> list[float]:

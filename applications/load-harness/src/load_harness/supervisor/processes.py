@@ -1,30 +1,84 @@
-"""Job processes: start the burners or the holder for one job row, measure them, and stop them."""
+"""Job processes: start the burners or the holder for one job row, measure them, and stop them.
+
+Burners are forked from the supervisor (single-threaded, so forking is safe) and stop on an Event. The memory
+holder is exec'd (workloads/hold.py) so that it carries no copy of the supervisor's heap, and stops on SIGTERM.
+Both kinds get a parent-death signal: they never outlive the supervisor."""
 
 from __future__ import annotations
 
+import contextlib
+import gc
 import multiprocessing as mp
+import signal
+import subprocess
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from multiprocessing.process import BaseProcess
-from typing import Any
+from typing import Any, Protocol
 
 import psutil
 
 from load_harness.procname import set_process_name
 from load_harness.store.jobs import Job
 from load_harness.workloads.cpu import burner_main
-from load_harness.workloads.memory import holder_main
+from load_harness.workloads.memory import start_holder
 
-# The supervisor is single-threaded, so forking it is safe, and forked children share its pages copy-on-write:
-# a memory job then adds only the memory it holds, counted once.
 _CTX = mp.get_context("fork")
 JOIN_SECONDS = 1.0
+
+
+class Child(Protocol):
+    """What the supervisor needs of a job process, whichever way it was started."""
+
+    @property
+    def pid(self) -> int | None: ...
+
+    @property
+    def exitcode(self) -> int | None: ...
+
+    def is_alive(self) -> bool: ...
+
+    def terminate(self) -> None: ...
+
+    def join(self, timeout: float | None = None) -> None: ...
+
+    def kill(self) -> None: ...
+
+
+class ExecChild:
+    """A subprocess.Popen seen through multiprocessing.Process's interface."""
+
+    def __init__(self, popen: subprocess.Popen[bytes]) -> None:
+        self.popen = popen
+
+    @property
+    def pid(self) -> int | None:
+        return self.popen.pid
+
+    @property
+    def exitcode(self) -> int | None:
+        return self.popen.poll()
+
+    def is_alive(self) -> bool:
+        return self.popen.poll() is None
+
+    def terminate(self) -> None:
+        with contextlib.suppress(ProcessLookupError):
+            self.popen.send_signal(signal.SIGTERM)
+
+    def join(self, timeout: float | None = None) -> None:
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            self.popen.wait(timeout)
+
+    def kill(self) -> None:
+        with contextlib.suppress(ProcessLookupError):
+            self.popen.kill()
 
 
 @dataclass
 class RunningJob:
     job: Job
-    processes: list[BaseProcess]
+    processes: list[Child]
     stop_event: Any
     peak_rss_bytes: int = 0
     last_cpu_seconds: float = 0.0
@@ -60,6 +114,9 @@ class RunningJob:
     def stop(self) -> None:
         self.stop_event.set()
         for proc in self.processes:
+            if isinstance(proc, ExecChild):
+                proc.terminate()
+        for proc in self.processes:
             proc.join(JOIN_SECONDS)
         for proc in self.processes:
             if proc.is_alive():
@@ -78,6 +135,7 @@ def _peak_rss(pid: int) -> int:
 
 def _named(name: str, target: Callable[..., None]) -> Callable[..., None]:
     def run(*args: Any) -> None:
+        gc.disable()  # a burner allocates almost nothing; collecting would only copy shared pages
         set_process_name(name)
         target(*args)
 
@@ -88,30 +146,27 @@ def start(job: Job, now: float) -> RunningJob:
     stop_event = _CTX.Event()
     # Children may outlive the deadline by a second at most; the supervisor stops them at the deadline itself.
     duration = max(0.0, job.deadline_at - now) + 1.0
-    processes: list[BaseProcess] = []
-    if job.kind == "cpu":
-        cores = int(job.params["cores"])
-        per_burner = job.cpu_cores / cores
-        for index in range(cores):
-            processes.append(
-                _CTX.Process(
-                    target=_named("lh-burner", burner_main),
-                    args=(per_burner, duration, stop_event),
-                    name=f"lh-burner-{job.id}-{index}",
-                    daemon=True,
-                )
-            )
-    elif job.kind == "memory":
-        processes.append(
-            _CTX.Process(
-                target=_named("lh-holder", holder_main),
-                args=(job.memory_bytes, duration, stop_event, None),  # measured here, from VmHWM
-                name=f"lh-holder-{job.id}",
-                daemon=True,
-            )
-        )
-    else:
+    if job.kind == "memory":
+        holder = ExecChild(start_holder(job.memory_bytes, duration))
+        return RunningJob(job=job, processes=[holder], stop_event=stop_event)
+    if job.kind != "cpu":
         raise ValueError(f"unknown job kind {job.kind!r}")
-    for proc in processes:
-        proc.start()
-    return RunningJob(job=job, processes=processes, stop_event=stop_event)
+    cores = int(job.params["cores"])
+    per_burner = job.cpu_cores / cores
+    burners: list[BaseProcess] = [
+        _CTX.Process(
+            target=_named("lh-burner", burner_main),
+            args=(per_burner, duration, stop_event),
+            name=f"lh-burner-{job.id}-{index}",
+            daemon=True,
+        )
+        for index in range(cores)
+    ]
+    # Freeze the supervisor's objects across the fork, so the children share its pages untouched.
+    gc.freeze()
+    try:
+        for proc in burners:
+            proc.start()
+    finally:
+        gc.unfreeze()
+    return RunningJob(job=job, processes=list(burners), stop_event=stop_event)
