@@ -6,9 +6,15 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import requests
+from flask import Flask
+from load_harness.app import create_app
 from load_harness.server.launch import LaunchedServer, launch
+from load_harness.settings import Settings
+from load_harness.store.engine import make_engine
+from load_harness.store.migrate import upgrade
 
 
 @dataclass
@@ -47,3 +53,13 @@ def wait_for(predicate: Callable[[], object], timeout: float = 10, interval: flo
             pass
         time.sleep(interval)
     return False
+
+
+def make_app(tmp_path: Path, **overrides: Any) -> Flask:
+    """An app on a migrated SQLite file under `tmp_path`, with Settings overrides (no supervisor process)."""
+    url = f"sqlite:///{tmp_path / 'app.db'}"
+    upgrade(make_engine(url))
+    options: dict[str, Any] = {"database_url": url, "pod_name": "test-pod", "environment": "local", **overrides}
+    app = create_app(Settings(**options))
+    app.config["TESTING"] = True
+    return app

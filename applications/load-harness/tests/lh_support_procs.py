@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import psutil
+from load_harness.workloads.memory import tree_pss_bytes
 
 
 def supervisor_of(serve_pid: int) -> psutil.Process:
@@ -18,14 +19,7 @@ def job_processes(serve_pid: int) -> list[psutil.Process]:
 
 
 def tree_pss(pid: int) -> int:
-    total = 0
-    root = psutil.Process(pid)
-    for proc in [root, *root.children(recursive=True)]:
-        try:
-            total += proc.memory_full_info().pss
-        except psutil.Error:
-            continue
-    return total
+    return tree_pss_bytes(pid)
 
 
 def cpu_seconds(procs: list[psutil.Process]) -> float:

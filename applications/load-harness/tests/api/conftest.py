@@ -8,19 +8,7 @@ from pathlib import Path
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
-from load_harness.app import create_app
-from load_harness.settings import Settings
-from load_harness.store.engine import make_engine
-from load_harness.store.migrate import upgrade
-
-
-def make_app(tmp_path: Path, **overrides: object) -> Flask:
-    url = f"sqlite:///{tmp_path / 'api.db'}"
-    upgrade(make_engine(url))
-    settings = Settings(database_url=url, pod_name="test-pod", environment="local", **overrides)  # type: ignore[arg-type]
-    app = create_app(settings)
-    app.config["TESTING"] = True
-    return app
+from lh_support import make_app
 
 
 @pytest.fixture

@@ -12,24 +12,11 @@ from typing import Any
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
+from lh_support import make_app
 from load_harness.api.problems import ProblemError, field_error, invalid
-from load_harness.app import create_app
 from load_harness.dashboard import runs
-from load_harness.settings import Settings
-from load_harness.store.engine import make_engine
-from load_harness.store.migrate import upgrade
 
 TOKEN = re.compile(r'name="csrf-token" content="([^"]+)"')
-
-
-def make_app(tmp_path: Path, **overrides: Any) -> Flask:
-    url = f"sqlite:///{tmp_path / 'ui.db'}"
-    upgrade(make_engine(url))
-    options: dict[str, Any] = {"database_url": url, "pod_name": "test-pod", "environment": "local", **overrides}
-    settings = Settings(**options)
-    app = create_app(settings)
-    app.config["TESTING"] = True
-    return app
 
 
 class UiClient:

@@ -33,13 +33,12 @@ def default_target() -> str:
     return base + "/load/cpu/work"
 
 
-def create_run(req: RunRequest, source: str, extra_options: dict[str, Any] | None = None) -> run_store.Run:
-    """Validate a run request completely (target, plan, thresholds) and store it; shared by the API, the
-    dashboard and the Flagger webhook."""
-    settings = ctx().settings
+def check_request(req: RunRequest) -> str:
+    """What can be checked before building the plan: the target against the SSRF guard, and the thresholds.
+    Returns the target URL (the default one when the request names none)."""
     url = req.url or default_target()
     try:
-        check_target(url, settings)
+        check_target(url, ctx().settings)
     except TargetRefused as exc:
         raise invalid([field_error("url", str(exc), url)]) from exc
     for index, text in enumerate(req.thresholds):
@@ -47,6 +46,14 @@ def create_run(req: RunRequest, source: str, extra_options: dict[str, Any] | Non
             parse_threshold(text)
         except ThresholdError as exc:
             raise invalid([field_error(f"thresholds.{index}", str(exc), text)]) from exc
+    return url
+
+
+def create_run(req: RunRequest, source: str, extra_options: dict[str, Any] | None = None) -> run_store.Run:
+    """Validate a run request completely (target, plan, thresholds) and store it; shared by the API, the
+    dashboard and the Flagger webhook."""
+    settings = ctx().settings
+    url = check_request(req)
     rate = req.rate
     concurrency = req.concurrency
     if req.stages and rate is None and concurrency is None:

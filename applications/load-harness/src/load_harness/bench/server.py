@@ -16,10 +16,9 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlparse
 
-import psutil
-
 from load_harness.container import read_limits
 from load_harness.server.launch import LaunchedServer, launch
+from load_harness.workloads.memory import tree_pss_bytes
 
 
 class Client:
@@ -142,35 +141,24 @@ def work_overhead(requests: int = 300) -> dict[str, float]:
     }
 
 
-def tree_pss(pid: int) -> int:
-    root = psutil.Process(pid)
-    total = 0
-    for proc in [root, *root.children(recursive=True)]:
-        try:
-            total += proc.memory_full_info().pss
-        except psutil.Error:
-            continue
-    return total
-
-
 def memory_job(size_mb: int = 256) -> dict[str, float]:
     with tempfile.TemporaryDirectory() as tmp, server(Path(tmp)) as srv:
         client = Client(srv.url)
         time.sleep(0.5)
-        baseline = tree_pss(srv.proc.pid)
+        baseline = tree_pss_bytes(srv.proc.pid)
         client.request("POST", "/load/memory", f'{{"size_mb": {size_mb}, "duration_seconds": 60}}')
         deadline = time.monotonic() + 10
         held = 0
         while time.monotonic() < deadline:
-            held = tree_pss(srv.proc.pid) - baseline
+            held = tree_pss_bytes(srv.proc.pid) - baseline
             if held >= size_mb * 2**20 * 0.9:
                 break
             time.sleep(0.05)
         time.sleep(0.5)
-        held = tree_pss(srv.proc.pid) - baseline
+        held = tree_pss_bytes(srv.proc.pid) - baseline
         client.request("POST", "/load/memory/stop", "{}")
         stopped = time.monotonic()
-        while tree_pss(srv.proc.pid) - baseline > 10 * 2**20 and time.monotonic() - stopped < 10:
+        while tree_pss_bytes(srv.proc.pid) - baseline > 10 * 2**20 and time.monotonic() - stopped < 10:
             time.sleep(0.01)
         release_ms = (time.monotonic() - stopped) * 1000
         client.close()

@@ -13,14 +13,12 @@ from pydantic import ValidationError
 
 from load_harness import limits as L
 from load_harness.api import runs as run_api
-from load_harness.api.problems import field_error, from_validation_error, invalid
+from load_harness.api.problems import from_validation_error
 from load_harness.api.run_models import RunRequest
 from load_harness.context import ctx
 from load_harness.dashboard import runs as dash
 from load_harness.dashboard.blueprint import bp
 from load_harness.driver import histo
-from load_harness.driver.thresholds import ThresholdError, parse_threshold
-from load_harness.runs.guard import TargetRefused, check_target
 from load_harness.runs.view import run_view
 from load_harness.store import runs as run_store
 from load_harness.supervisor.wakeup import wake
@@ -189,17 +187,7 @@ class StoreRunSource:
 
     def validate(self, body: dict[str, Any]) -> None:
         """Everything create_run checks that does not need the plan built: the model, the target, thresholds."""
-        req = request_for(body)
-        url = req.url or run_api.default_target()
-        try:
-            check_target(url, ctx().settings)
-        except TargetRefused as exc:
-            raise invalid([field_error("url", str(exc), url)]) from exc
-        for index, text in enumerate(req.thresholds):
-            try:
-                parse_threshold(text)
-            except ThresholdError as exc:
-                raise invalid([field_error(f"thresholds.{index}", str(exc), text)]) from exc
+        run_api.check_request(request_for(body))
 
     def start(self, body: dict[str, Any]) -> dash.RunSummary:
         extra = {"name": body.get("name"), "preset": body.get("preset")}
