@@ -4,9 +4,6 @@ from __future__ import annotations
 
 import typer
 
-from load_harness.settings import get_settings
-from load_harness.telemetry.logging import configure_logging
-
 
 def serve_command(
     host: str = typer.Option(None, help="Address to listen on [env HOST, default 127.0.0.1]"),
@@ -16,7 +13,10 @@ def serve_command(
     reload: bool = typer.Option(False, "--reload", help="Restart web workers when code changes (development)"),
 ) -> None:
     """Serve LoadHarness: the supervisor and gunicorn web workers."""
+    # Imported here, not at the top: `load-harness drive` shares this package and should not pay for them.
     from load_harness.server.runner import Server
+    from load_harness.settings import get_settings
+    from load_harness.telemetry.logging import configure_logging
 
     settings = get_settings()
     overrides = {k: v for k, v in {"host": host, "port": port}.items() if v is not None}
