@@ -30,8 +30,14 @@ class Client:
 
     def request(self, method: str, path: str, body: str | None = None) -> tuple[int, bytes]:
         headers = {"Content-Type": "application/json"} if body is not None else {}
-        self.conn.request(method, path, body=body, headers=headers)
-        response = self.conn.getresponse()
+        try:
+            self.conn.request(method, path, body=body, headers=headers)
+            response = self.conn.getresponse()
+        except (ConnectionError, http.client.RemoteDisconnected):
+            # gunicorn closes keep-alive connections idle for 5 s; reconnect once.
+            self.conn.close()
+            self.conn.request(method, path, body=body, headers=headers)
+            response = self.conn.getresponse()
         return response.status, response.read()
 
     def close(self) -> None:
@@ -168,7 +174,7 @@ def memory_job(size_mb: int = 256) -> dict[str, float]:
         "held_mb": round(held / 2**20, 2),
         "error_pct": round(100 * (held - expected) / expected, 2),
         "release_ms": round(release_ms, 1),
-        "original_error_pct": round(100 * (292.5 - 256) / 256, 2),
+        "original_error_pct_peers_md": round(100 * (292.5 - 256) / 256, 2),  # measured on our machine, peers.md
     }
 
 
