@@ -72,8 +72,10 @@ def test_jobs_are_shared_between_gunicorn_workers(tmp_path: Path) -> None:
         started = requests.post(server.url + "/load/cpu", json={"utilization": 10, "duration_seconds": 60}, timeout=5)
         job_id = started.json()["job_id"]
         workers_seen = set()
-        for _ in range(40):
-            # A new connection each time, so gunicorn spreads the requests over both workers.
+        for attempt in range(400):
+            if len(workers_seen) == 2 and attempt >= 20:
+                break
+            # A new connection each time, so the kernel hands the requests to both workers' accept loops.
             response = requests.get(server.url + "/load/cpu/status", headers={"Connection": "close"}, timeout=5)
             workers_seen.add(response.headers["X-Worker-PID"])
             assert job_id in [j["job_id"] for j in response.json()["jobs"]]
