@@ -35,8 +35,11 @@ def start_server(
     database_url: str | None = None,
     extra_env: dict[str, str] | None = None,
     wait: bool = True,
+    preexec: Callable[[], None] | None = None,
 ) -> RunningServer:
-    launched = launch(tmp_path, pod=pod, workers=workers, database_url=database_url, extra_env=extra_env)
+    launched = launch(
+        tmp_path, pod=pod, workers=workers, database_url=database_url, extra_env=extra_env, preexec=preexec
+    )
     server = RunningServer(launched.url, launched.proc, launched.env, launched.log_path)
     if wait:
         server.wait_ready()

@@ -26,6 +26,7 @@ def machine() -> dict[str, Any]:
 def main() -> int:
     results: dict[str, Any] = {"machine": machine()}
     results["cpu_accuracy_vs_stress_ng"] = workloads.cpu_accuracy()
+    results["cpu_under_quota_vs_stress_ng"] = server.cpu_under_quota()
     results["memory_job_end_to_end"] = server.memory_job()
     results["health_latency"] = server.health_under_load()
     results["work_overhead_end_to_end"] = server.work_overhead()

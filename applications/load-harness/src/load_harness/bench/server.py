@@ -6,7 +6,9 @@ from __future__ import annotations
 import http.client
 import json
 import math
+import shutil
 import statistics
+import subprocess
 import tempfile
 import threading
 import time
@@ -15,6 +17,8 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlparse
+
+import psutil
 
 from load_harness.container import read_limits
 from load_harness.server.launch import LaunchedServer, launch
@@ -191,4 +195,70 @@ def cold_start(runs: int = 5) -> dict[str, float]:
         "median_s": round(statistics.median(times[1:]), 3),
         "max_s": round(max(times[1:]), 3),
         "target_s": 1.0,
+    }
+
+
+def _tree_cpu_seconds(pid: int) -> float:
+    root = psutil.Process(pid)
+    total = 0.0
+    for proc in [root, *root.children(recursive=True)]:
+        try:
+            times = proc.cpu_times()
+            total += times.user + times.system
+        except psutil.Error:
+            continue
+    return total
+
+
+def _settled_share(pid: int, settle_s: float = 2.0, window_s: float = 5.0) -> float:
+    """Percent of one core that a process tree uses over a window, after it has settled."""
+    time.sleep(settle_s)
+    before, started = _tree_cpu_seconds(pid), time.monotonic()
+    time.sleep(window_s)
+    return 100 * (_tree_cpu_seconds(pid) - before) / (time.monotonic() - started)
+
+
+def cpu_under_quota(quota_cores: float = 0.5, utilization: int = 50) -> dict[str, Any]:
+    """A pod limited to `quota_cores` asks for `utilization` % of a core: ours through the API, stress-ng with
+    `--cpu 1 --cpu-load P` in an identical cgroup. The target is P % of what the container may use."""
+    from load_harness.bench import cgroup
+
+    why_not = cgroup.available()
+    if why_not:
+        return {"skipped": why_not}
+    target = quota_cores * utilization
+    with tempfile.TemporaryDirectory() as tmp, cgroup.cpu_limited(quota_cores) as enter:
+        srv = launch(Path(tmp), preexec=enter)
+        try:
+            srv.wait_ready()
+            client = Client(srv.url)
+            client.request("POST", "/load/cpu", f'{{"cores": 1, "utilization": {utilization}, "duration_seconds": 20}}')
+            supervisor = next(p for p in psutil.Process(srv.proc.pid).children() if p.name() == "lh-supervisor")
+            time.sleep(0.5)
+            burner = supervisor.children()[0]  # the job's one burner, not the supervisor's own polling
+            ours = _settled_share(burner.pid)
+            client.close()
+        finally:
+            srv.stop()
+    stress_ng = shutil.which("stress-ng") or "/usr/bin/stress-ng"
+    theirs: float | None = None
+    if Path(stress_ng).exists():
+        with cgroup.cpu_limited(quota_cores) as enter:
+            proc = subprocess.Popen(
+                [stress_ng, "--cpu", "1", "--cpu-load", str(utilization), "--timeout", "12s", "--quiet"],
+                preexec_fn=enter,
+            )
+            try:
+                theirs = _settled_share(proc.pid)
+            finally:
+                proc.wait(20)
+    return {
+        "quota_cores": quota_cores,
+        "utilization_pct": utilization,
+        "target_pct_of_a_core": target,
+        "ours_pct": round(ours, 2),
+        "ours_error_pp": round(ours - target, 2),
+        "stress_ng_pct": None if theirs is None else round(theirs, 2),
+        "stress_ng_error_pp": None if theirs is None else round(theirs - target, 2),
+        "notes": "target = utilization × the quota (what the pod may use); both measured as CPU time of the tree",
     }

@@ -10,6 +10,7 @@ import socket
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from urllib.error import URLError
@@ -68,8 +69,11 @@ def launch(
     workers: int = 1,
     database_url: str | None = None,
     extra_env: dict[str, str] | None = None,
+    preexec: Callable[[], None] | None = None,
 ) -> LaunchedServer:
-    """Start `load-harness serve` on 127.0.0.1 and a free port, with its database and log under `workdir`."""
+    """Start `load-harness serve` on 127.0.0.1 and a free port, with its database and log under `workdir`.
+
+    `preexec` runs in the child before exec (for example, to enter a CPU-limited cgroup)."""
     port = free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith(_PARENT_ONLY)}
     env.update(
@@ -84,6 +88,10 @@ def launch(
     log_path = workdir / f"server-{pod}-{port}.log"
     with log_path.open("wb") as log:
         proc = subprocess.Popen(
-            [str(BIN), "serve", "--workers", str(workers)], env=env, stdout=log, stderr=subprocess.STDOUT
+            [str(BIN), "serve", "--workers", str(workers)],
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            preexec_fn=preexec,
         )
     return LaunchedServer(f"http://127.0.0.1:{port}", proc, env, log_path)
