@@ -12,7 +12,7 @@ STAMP := $(VENV)/.installed
 PACKAGES := applications/load-harness tools/fleet
 PACKAGE_FILES := applications/load-harness/pyproject.toml tools/fleet/pyproject.toml constraints.txt
 
-.PHONY: run test lint typecheck pytest bench bench-driver validate clean
+.PHONY: run test lint typecheck pytest bench bench-driver validate clean bytecode
 
 $(STAMP): $(PACKAGE_FILES)
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -21,7 +21,12 @@ $(STAMP): $(PACKAGE_FILES)
 		-e 'applications/load-harness[test]' -e 'tools/fleet[test]'
 	touch $@
 
-run: $(STAMP)
+# Byte-compile our own sources: editable installs are not compiled, and with PYTHONDONTWRITEBYTECODE set every
+# start would compile them again (0.2 s of a 0.7 s cold start). Only changed files are rewritten.
+bytecode: $(STAMP)
+	$(BIN)/python -m compileall -q applications/load-harness/src tools/fleet/src
+
+run: bytecode
 	mkdir -p var
 	HOST=$(HOST) PORT=$(PORT) $(BIN)/load-harness serve --host $(HOST) --port $(PORT)
 
@@ -32,7 +37,7 @@ lint: $(STAMP)
 typecheck: $(STAMP)
 	$(BIN)/mypy applications/load-harness/src tools/fleet/src
 
-pytest: $(STAMP)
+pytest: bytecode
 	$(BIN)/pytest -q applications/load-harness/tests tools/fleet/tests
 
 test: lint typecheck pytest
@@ -40,10 +45,10 @@ test: lint typecheck pytest
 validate: $(STAMP)
 	$(BIN)/fleet validate
 
-bench: $(STAMP)
+bench: bytecode
 	$(BIN)/python -m load_harness.bench
 
-bench-driver: $(STAMP)
+bench-driver: bytecode
 	$(BIN)/python -m load_harness.bench.driver
 
 clean:
