@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import os
-import threading
-import time
 from typing import Any
 
 from load_harness.telemetry.metrics import mark_process_dead
@@ -33,20 +31,6 @@ def post_fork(_server: Any, _worker: Any) -> None:
     set_process_name("lh-web-worker")
     configure_logging(get_settings(), component="web")
     get_engine().dispose(close=False)
-    # Start the work pool in the background, so the first /load/cpu/work request does not pay ~0.4 s for it.
-    # The pool's own owner thread starts its processes and outlives this one.
-    threading.Thread(target=_warm_work_pool, name="warm-work-pool", daemon=True).start()
-
-
-WARM_AFTER_S = 1.0  # after start-up, so spawning the pool does not compete with getting ready
-
-
-def _warm_work_pool() -> None:
-    from load_harness.context import KEY
-    from load_harness.server.wsgi import app  # already imported: workers fork from the preloaded master
-
-    time.sleep(WARM_AFTER_S)
-    app.extensions[KEY].work_pool()
 
 
 def child_exit(_server: Any, worker: Any) -> None:
