@@ -4,18 +4,21 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import pytest
 from flask import Flask
+from lh_support import make_app
 from load_harness.dashboard import auth
+from load_harness.store.engine import make_engine
+from load_harness.store.migrate import upgrade
 
 KEY = "s3cret-key"
 
 
 @pytest.fixture
 def secured(app_factory: Callable[..., Flask]) -> Flask:
-    auth.FAILED.clear("127.0.0.1")
     return app_factory(api_key=KEY)
 
 
@@ -111,9 +114,11 @@ def test_failed_logins_are_rate_limited(secured: Flask) -> None:
     assert "Too many failed logins" in blocked.get_data(as_text=True)
 
 
-def test_rate_limit_window_slides() -> None:
+def test_rate_limit_window_slides(tmp_path: Path) -> None:
+    engine = make_engine(f"sqlite:///{tmp_path / 'limits.db'}")
+    upgrade(engine)
     now = [1000.0]
-    limiter = auth.FailedLogins(limit=2, window_s=60, clock=lambda: now[0])
+    limiter = auth.FailedLogins(limit=2, window_s=60, clock=lambda: now[0], engine=lambda: engine)
     limiter.record("a")
     limiter.record("a")
     assert limiter.retry_after("a") == 60
@@ -122,6 +127,16 @@ def test_rate_limit_window_slides() -> None:
     assert limiter.retry_after("a") == 30
     now[0] += 30
     assert limiter.retry_after("a") == 0
+
+
+def test_the_limit_holds_across_workers(tmp_path: Path) -> None:
+    """Two apps on one store stand for two gunicorn workers (or two replicas): failures on one count on the other."""
+    first, second = (make_app(tmp_path, api_key=KEY) for _ in range(2))
+    one, other = first.test_client(), second.test_client()
+    for attempt in range(auth.FAILED_LOGINS_PER_WINDOW):
+        assert _login(one if attempt % 2 else other, key="wrong").status_code == 401
+    assert _login(one, key=KEY).status_code == 429
+    assert _login(other, key=KEY).status_code == 429
 
 
 def test_logout_ends_the_session(secured: Flask) -> None:

@@ -6,71 +6,55 @@ session and issuing a new cookie with a new CSRF token: nothing from before the 
 
 from __future__ import annotations
 
-import threading
 import time
-from collections import deque
 from collections.abc import Callable
 
 from flask import redirect, render_template, request, session, url_for
+from sqlalchemy.engine import Engine
 from werkzeug.wrappers import Response as WerkzeugResponse
 
 from load_harness.context import ctx
 from load_harness.dashboard.blueprint import bp
 from load_harness.security.auth import SESSION_FLAG, key_matches
 from load_harness.security.csrf import new_token
+from load_harness.store import logins
 
 FAILED_LOGINS_PER_WINDOW = 5
 WINDOW_S = 60.0
-MAX_TRACKED_CLIENTS = 10_000
 
 View = str | tuple[str, int] | tuple[str, int, dict[str, str]] | WerkzeugResponse
 
 
 class FailedLogins:
-    """Failed logins per client address in a sliding window.
-
-    Kept in each web worker's memory: with W workers a client gets at most W × the limit per window. That
-    bounds guessing just as well (a random API key is not guessable at 5 or 40 tries a minute), and a lost
-    counter on restart costs nothing worth a store table."""
+    """Failed logins per client address in a sliding window, counted in the store, so the limit holds across
+    every web worker and replica (an in-memory count would allow the limit once per worker)."""
 
     def __init__(
-        self, limit: int = FAILED_LOGINS_PER_WINDOW, window_s: float = WINDOW_S, clock: Callable[[], float] = time.time
+        self,
+        limit: int = FAILED_LOGINS_PER_WINDOW,
+        window_s: float = WINDOW_S,
+        clock: Callable[[], float] = time.time,
+        engine: Callable[[], Engine] = lambda: ctx().engine,
     ) -> None:
         self.limit = limit
         self.window_s = window_s
         self.clock = clock
-        self._lock = threading.Lock()
-        self._failures: dict[str, deque[float]] = {}
-
-    def _recent(self, client: str, now: float) -> deque[float]:
-        failures = self._failures.get(client, deque())
-        while failures and now - failures[0] >= self.window_s:
-            failures.popleft()
-        return failures
+        self.engine = engine
 
     def retry_after(self, client: str) -> int:
         """Seconds until this client may try again; 0 when it may try now."""
-        with self._lock:
-            now = self.clock()
-            failures = self._recent(client, now)
-            if len(failures) < self.limit:
-                return 0
-            return max(1, int(failures[0] + self.window_s - now + 0.999))
+        now = self.clock()
+        failures = logins.failures_since(self.engine(), client, now - self.window_s)
+        if len(failures) < self.limit:
+            return 0
+        return max(1, int(failures[-self.limit] + self.window_s - now + 0.999))
 
     def record(self, client: str) -> None:
-        with self._lock:
-            now = self.clock()
-            if len(self._failures) >= MAX_TRACKED_CLIENTS:
-                # Forget clients whose window has passed, so a spray of addresses cannot grow memory forever.
-                for key in [k for k, v in self._failures.items() if not v or now - v[-1] >= self.window_s]:
-                    del self._failures[key]
-            failures = self._recent(client, now)
-            failures.append(now)
-            self._failures[client] = failures
+        now = self.clock()
+        logins.record_failure(self.engine(), client, now, forget_before=now - self.window_s)
 
     def clear(self, client: str) -> None:
-        with self._lock:
-            self._failures.pop(client, None)
+        logins.clear(self.engine(), client)
 
 
 FAILED = FailedLogins()

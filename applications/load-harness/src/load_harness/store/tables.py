@@ -83,3 +83,13 @@ run_shards = sa.Table(
     sa.Column("state", sa.JSON, nullable=True),  # the shard's cumulative driver state (histograms encoded)
     sa.Column("updated_at", sa.Float, nullable=False),
 )
+
+# Failed dashboard logins, shared by every worker and replica, so the limit holds for the whole deployment.
+login_failures = sa.Table(
+    "login_failures",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("client", sa.String(64), nullable=False),
+    sa.Column("at", sa.Float, nullable=False),
+    sa.Index("ix_login_failures_client_at", "client", "at"),
+)
