@@ -135,3 +135,21 @@ def test_session_authenticated_api_calls_need_the_csrf_token(app_factory: Callab
         app_factory(api_key="k").test_client().post("/load/cpu/stop", json={}, headers={"X-API-Key": "k"}).status_code
         == 200
     )
+
+
+def test_ready_is_false_while_the_store_is_unreachable() -> None:
+    from load_harness.app import create_app
+    from load_harness.server.launch import free_port
+    from load_harness.settings import Settings
+
+    unreachable = f"postgresql://lh@127.0.0.1:{free_port()}/lh"  # nothing listens there
+    client = create_app(Settings(database_url=unreachable, pod_name="p")).test_client()
+    assert client.get("/health").status_code == 200  # liveness does not depend on the store
+    ready = client.get("/ready")
+    assert ready.status_code == 503
+    assert "store unreachable" in ready.get_json()["reasons"]
+    # A request that needs the store says so, with a retry hint, instead of a generic 500.
+    status = client.get("/load/cpu/status")
+    assert status.status_code == 503
+    assert status.mimetype == "application/problem+json"
+    assert status.headers["Retry-After"] == "5"

@@ -7,6 +7,7 @@ from typing import Any
 
 from flask import Flask, Response, jsonify, request
 from pydantic import ValidationError
+from sqlalchemy.exc import DBAPIError
 from werkzeug.exceptions import HTTPException
 
 PROBLEM_TYPE = "https://github.com/load-harness/problems/"
@@ -97,6 +98,16 @@ def register_error_handlers(app: Flask) -> None:
     def _http(exc: HTTPException) -> Response:
         status = exc.code or 500
         return ProblemError(status, exc.name, exc.description or exc.name).response()
+
+    @app.errorhandler(DBAPIError)
+    def _store_down(exc: DBAPIError) -> Response:
+        # The store is down or unreachable: a condition of the server, worth a retry, not a bug in the request.
+        app.logger.warning("store unavailable: %s", type(exc.orig).__name__ if exc.orig else type(exc).__name__)
+        response = ProblemError(
+            503, "Store unavailable", "the job store cannot be reached; try again shortly", kind="store-unavailable"
+        ).response()
+        response.headers["Retry-After"] = "5"
+        return response
 
     @app.errorhandler(Exception)
     def _unexpected(exc: Exception) -> Response:
