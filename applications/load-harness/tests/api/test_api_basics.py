@@ -153,3 +153,13 @@ def test_ready_is_false_while_the_store_is_unreachable() -> None:
     assert status.status_code == 503
     assert status.mimetype == "application/problem+json"
     assert status.headers["Retry-After"] == "5"
+
+
+def test_memory_sync_allocates_and_respects_the_container_bound(client: FlaskClient) -> None:
+    done = client.post("/load/memory/sync", json={"size_mb": 8, "duration_ms": 10}).get_json()
+    assert done["actual_bytes_allocated"] == 8 * 2**20
+    assert done["actual_duration_ms"] >= 10
+    limit = client.get("/system/info").get_json()["limits"]["memory_max_mb"]
+    too_big = client.post("/load/memory/sync", json={"size_mb": min(limit + 1, 65_536), "duration_ms": 10})
+    assert too_big.status_code == 422
+    assert too_big.get_json()["errors"][0]["limit"] == {"le": limit}

@@ -13,6 +13,7 @@ from load_harness.api.models import (
     JobStarted,
     ListQuery,
     MemoryJobRequest,
+    MemorySyncRequest,
     Problem,
     Stopped,
     StopRequest,
@@ -121,7 +122,8 @@ def start_cpu_job(req: CpuJobRequest) -> job_store.Job:
     return _admit(new)
 
 
-def check_memory_request(req: MemoryJobRequest) -> None:
+def check_memory_request(req: MemoryJobRequest | MemorySyncRequest) -> None:
+    """The container-dependent bound on a memory size, for jobs and for /load/memory/sync alike."""
     limits = ctx().limits
     if req.size_mb > limits.memory_max_mb:
         raise invalid(

@@ -8,8 +8,9 @@ import time
 from flask import Blueprint, Response, jsonify
 
 from load_harness import limits as L
+from load_harness.api.jobs import check_memory_request
 from load_harness.api.models import MemorySyncRequest, Problem, WorkRequest, WorkResult
-from load_harness.api.problems import ProblemError, field_error, invalid
+from load_harness.api.problems import ProblemError
 from load_harness.api.validation import documented, parse_body
 from load_harness.context import ctx
 from load_harness.workloads.memory import allocate
@@ -55,18 +56,7 @@ def cpu_work() -> Response:
 @documented("Allocate and touch memory for duration_ms, then free it", body=MemorySyncRequest, tags=["work"])
 def memory_sync() -> Response:
     req = parse_body(MemorySyncRequest)
-    limits = ctx().limits
-    if req.size_mb > limits.memory_max_mb:
-        raise invalid(
-            [
-                field_error(
-                    "size_mb",
-                    f"must be ≤ {limits.memory_max_mb} MiB (container limit minus margin)",
-                    req.size_mb,
-                    {"le": limits.memory_max_mb},
-                )
-            ]
-        )
+    check_memory_request(req)
     started = time.perf_counter()
     buffer = allocate(req.size_mb * L.MIB)
     allocation_ms = (time.perf_counter() - started) * 1000
