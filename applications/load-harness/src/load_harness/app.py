@@ -22,6 +22,8 @@ from load_harness.telemetry.logging import request_id_var
 
 log = logging.getLogger("load_harness.access")
 QUIET_PATHS = {"/health", "/ready", "/metrics"}
+# Under `load-harness serve` (not in a test client), warm each worker's work pool after its first response.
+SERVED = bool(os.environ.get("LOAD_HARNESS_RUNTIME_DIR"))
 
 
 def create_app(settings: Settings | None = None) -> Flask:
@@ -52,6 +54,8 @@ def create_app(settings: Settings | None = None) -> Flask:
 
 
 def _install_request_telemetry(app: Flask, pod_name: str) -> None:
+    context: AppContext = app.extensions[KEY]
+
     @app.before_request
     def _start() -> None:
         g.started = time.perf_counter()
@@ -67,6 +71,8 @@ def _install_request_telemetry(app: Flask, pod_name: str) -> None:
         status = str(response.status_code)
         telemetry.REQUEST_DURATION.labels(request.method, route, status).observe(elapsed)
         telemetry.REQUEST_TOTAL.labels(request.method, route, status).inc()
+        if SERVED:
+            context.warm_work_pool()
         response.headers["X-Pod-Name"] = pod_name
         response.headers["X-Request-ID"] = g.get("request_id", "")
         # Which gunicorn worker answered: how tests (and curious users) see that state is shared between them.

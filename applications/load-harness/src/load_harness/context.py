@@ -27,14 +27,27 @@ class AppContext:
     registry: CollectorRegistry
     _pool: WorkPool | None = None
     _pool_lock: threading.Lock = field(default_factory=threading.Lock)
+    _warming: bool = False
 
     def work_pool(self) -> WorkPool:
-        # Created on first use, not at start-up: cold start stays fast and idle workers hold no processes.
+        # Created on first use (or by warm_work_pool), never during start-up, so cold start stays fast.
         if self._pool is None:
             with self._pool_lock:
                 if self._pool is None:
                     self._pool = WorkPool(pool_size_for(self.limits.available_cores))
         return self._pool
+
+    def warm_work_pool(self) -> None:
+        """Start the pool in the background, once: otherwise the first /load/cpu/work requests of a run wait
+        ~0.4 s for it, which shows up as a p99 spike. Called after a worker's first response, so it does not
+        compete with getting ready. The pool's owner thread starts its processes and outlives this one."""
+        if self._warming:
+            return
+        with self._pool_lock:
+            if self._warming:
+                return
+            self._warming = True
+        threading.Thread(target=self.work_pool, name="warm-work-pool", daemon=True).start()
 
     def close(self) -> None:
         if self._pool is not None:

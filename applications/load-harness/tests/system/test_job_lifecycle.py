@@ -50,6 +50,8 @@ def test_cpu_job_hits_each_utilisation_target(server: RunningServer) -> None:
 
 
 def test_memory_job_holds_exact_pss_and_releases_fast(server: RunningServer) -> None:
+    # The work pool starts in the background with each web worker; let it finish before the baseline.
+    assert server.post("/load/cpu/work", json={"cpu_ms": 1}).status_code == 200
     time.sleep(1.0)
     baseline = tree_pss(server.proc.pid)
     job = server.post("/load/memory", json={"size_mb": 256, "duration_seconds": 60}).json()

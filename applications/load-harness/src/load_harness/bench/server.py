@@ -154,6 +154,7 @@ def work_overhead(requests: int = 300) -> dict[str, float]:
 def memory_job(size_mb: int = 256) -> dict[str, float]:
     with tempfile.TemporaryDirectory() as tmp, server(Path(tmp)) as srv:
         client = Client(srv.url)
+        client.request("POST", "/load/cpu/work", '{"cpu_ms": 1}')  # the work pool is part of the baseline
         time.sleep(0.5)
         baseline = tree_pss_bytes(srv.proc.pid)
         client.request("POST", "/load/memory", f'{{"size_mb": {size_mb}, "duration_seconds": 60}}')
@@ -190,6 +191,7 @@ def cold_start(runs: int = 5) -> dict[str, float]:
             launched = launch(Path(tmp))
             times.append(launched.wait_ready())
             launched.stop()
+            time.sleep(1.0)  # let the previous server's processes finish exiting before the next start
     return {
         "first_start_with_migrations_s": round(times[0], 3),
         "median_s": round(statistics.median(times[1:]), 3),
