@@ -6,12 +6,8 @@ The stub answers EC2 and ELBv2 query-protocol requests with canned XML, so a tes
 
 from __future__ import annotations
 
-import os
 import shutil
-import socket
-import subprocess
 import threading
-import time
 import urllib.request
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -19,47 +15,18 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from urllib.parse import parse_qs
 
+from local_servers import free_port, running
+
 MOTO_SERVER = shutil.which("moto_server") or str(Path(__file__).resolve().parents[3] / ".venv/bin/moto_server")
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 @contextmanager
 def moto_server(**env: str) -> Iterator[str]:
     """Start `moto_server -H 127.0.0.1 -p PORT`, wait until it answers, yield its URL, stop it."""
     port = free_port()
-    proc = subprocess.Popen(
-        [MOTO_SERVER, "-H", "127.0.0.1", "-p", str(port)],
-        env={**os.environ, **env},
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
     url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 20
-        while True:
-            try:
-                urllib.request.urlopen(f"{url}/moto-api/", timeout=1).close()
-                break
-            except OSError:
-                if proc.poll() is not None or time.monotonic() > deadline:
-                    raise RuntimeError(f"moto_server did not start on {url}") from None
-                time.sleep(0.1)
-        time.sleep(0.2)
-        if proc.poll() is not None:  # something else answered on the port and ours could not bind
-            raise RuntimeError(f"moto_server exited at start; port {port} was taken")
+    with running([MOTO_SERVER, "-H", "127.0.0.1", "-p", str(port)], f"{url}/moto-api/", "moto_server", env):
         yield url
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
 
 
 def reset_moto(url: str) -> None:

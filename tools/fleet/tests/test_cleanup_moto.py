@@ -3,20 +3,15 @@
 from __future__ import annotations
 
 import json
-import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import boto3
 import pytest
+from cleanup_seed import Seeded, existing, fake_credentials, run_cleanup, seed
 from click.testing import Result
 from moto import mock_aws
-
-# pytest runs with --import-mode=importlib, which does not put this directory on sys.path.
-sys.path.insert(0, str(Path(__file__).parent))
-from cleanup_seed import Seeded, existing, fake_credentials, run_cleanup, seed
 
 REGION = "eu-west-2"
 CLUSTER = "staging"

@@ -7,16 +7,11 @@ from __future__ import annotations
 
 import json
 import os
-import sys
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import boto3
 import pytest
-
-# pytest runs with --import-mode=importlib, which does not put this directory on sys.path.
-sys.path.insert(0, str(Path(__file__).parent))
 from aws_servers import (
     MOTO_SERVER,
     StubAws,
@@ -149,7 +144,7 @@ def test_throttling_that_clears_up_is_survived(monkeypatch: pytest.MonkeyPatch) 
 
 def test_unreachable_endpoint_fails_loudly(monkeypatch: pytest.MonkeyPatch) -> None:
     fake_credentials(monkeypatch)
-    from aws_servers import free_port
+    from local_servers import free_port
 
     code, report, _ = _cleanup(f"http://127.0.0.1:{free_port()}")
     assert code == 3

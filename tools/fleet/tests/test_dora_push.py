@@ -4,9 +4,6 @@ from __future__ import annotations
 
 import json
 import shutil
-import socket
-import subprocess
-import time
 import urllib.request
 from collections.abc import Iterator
 from datetime import datetime
@@ -18,6 +15,7 @@ from fleet.dora import app
 from fleet.dora.events import load_events
 from fleet.dora.metrics import compute, parse_window
 from fleet.dora.push import build_registry
+from local_servers import free_port, running
 from prometheus_client.parser import text_string_to_metric_families
 from typer.testing import CliRunner
 
@@ -26,46 +24,17 @@ NOW = "2026-03-01T00:00:00Z"
 PUSHGATEWAY = shutil.which("prometheus-pushgateway") or "/usr/bin/prometheus-pushgateway"
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 @pytest.fixture(scope="module")
 def gateway() -> Iterator[str]:
     if not Path(PUSHGATEWAY).exists():
         pytest.skip(f"{PUSHGATEWAY} not found: apt-get install prometheus-pushgateway (.ci/run does)")
-    port = _free_port()
+    port = free_port()
     url = f"http://127.0.0.1:{port}"
-    proc = subprocess.Popen(
-        # Debian's build defaults --persistence.file to /var/lib/prometheus/pushgateway.data: an empty value
-        # keeps this gateway in memory, so runs neither share state nor write outside the test.
-        [PUSHGATEWAY, f"--web.listen-address=127.0.0.1:{port}", "--persistence.file="],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    try:
-        deadline = time.monotonic() + 15
-        while True:
-            try:
-                urllib.request.urlopen(f"{url}/-/ready", timeout=1).close()
-                break
-            except OSError:
-                if proc.poll() is not None or time.monotonic() > deadline:
-                    raise RuntimeError(f"prometheus-pushgateway did not start on {url}") from None
-                time.sleep(0.1)
-        time.sleep(0.2)
-        if proc.poll() is not None:  # something else answered on the port and ours could not bind
-            raise RuntimeError(f"prometheus-pushgateway exited at start; port {port} was taken")
+    # Debian's build defaults --persistence.file to /var/lib/prometheus/pushgateway.data: an empty value keeps
+    # this gateway in memory, so runs neither share state nor write outside the test.
+    argv = [PUSHGATEWAY, f"--web.listen-address=127.0.0.1:{port}", "--persistence.file="]
+    with running(argv, f"{url}/-/ready", "prometheus-pushgateway"):
         yield url
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
 
 
 def scrape(url: str, job: str) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
@@ -138,7 +107,7 @@ def test_labels_stay_low_cardinality() -> None:
 
 
 def test_unreachable_gateway_exits_3() -> None:
-    port = _free_port()
+    port = free_port()
     result = run("push", "--events", str(FIXTURE), "--pushgateway", f"http://127.0.0.1:{port}", "--timeout", "2")
     assert result.exit_code == 3
     assert "push to http://127.0.0.1:" in " ".join(result.stderr.split())

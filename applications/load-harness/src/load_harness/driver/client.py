@@ -212,6 +212,20 @@ class Client:
         self.addresses = list(dict.fromkeys(str(info[4][0]) for info in infos))
         self._sweeper = self.loop.create_task(self._sweep())
 
+    async def _connect(self, address: str, timeout_s: float) -> Connection:
+        """One new connection to `address` (TLS when the target is https), within `timeout_s`."""
+        _, conn = await asyncio.wait_for(
+            self.loop.create_connection(
+                lambda: Connection(self),
+                address,
+                self.target.port,
+                ssl=self._ssl,
+                server_hostname=self.target.host if self._ssl else None,
+            ),
+            timeout_s,
+        )
+        return conn
+
     async def warm(self, count: int) -> None:
         """Open `count` idle connections before the clock starts, as wrk does.
 
@@ -222,16 +236,7 @@ class Client:
 
         async def one(address: str) -> None:
             with contextlib.suppress(OSError, TimeoutError):
-                _, conn = await asyncio.wait_for(
-                    self.loop.create_connection(
-                        lambda: Connection(self),
-                        address,
-                        self.target.port,
-                        ssl=self._ssl,
-                        server_hostname=self.target.host if self._ssl else None,
-                    ),
-                    self.timeout_s,
-                )
+                conn = await self._connect(address, self.timeout_s)
                 self.connects += 1
                 self.idle.append(conn)
 
@@ -263,16 +268,7 @@ class Client:
         try:
             if remaining <= 0:
                 raise TimeoutError
-            _, conn = await asyncio.wait_for(
-                self.loop.create_connection(
-                    lambda: Connection(self),
-                    address,
-                    self.target.port,
-                    ssl=self._ssl,
-                    server_hostname=self.target.host if self._ssl else None,
-                ),
-                remaining,
-            )
+            conn = await self._connect(address, remaining)
         except TimeoutError:
             self.on_done(pending, 0, None, "connect", "ConnectTimeout", self.loop.time())
             return
