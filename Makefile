@@ -1,6 +1,6 @@
 # Two commands on a fresh Debian/Ubuntu machine with Python 3.11+:
 #   make run    set-up included; serves LoadHarness on http://127.0.0.1:8080 (SQLite under var/)
-#   make test   set-up included; ruff, mypy and every test
+#   make test   set-up included; ruff, mypy, the offline platform checks (make validate) and every test
 SHELL := /bin/bash
 PYTHON ?= python3
 VENV := .venv
@@ -31,8 +31,8 @@ run: bytecode
 	HOST=$(HOST) PORT=$(PORT) $(BIN)/load-harness serve --host $(HOST) --port $(PORT)
 
 lint: $(STAMP)
-	$(BIN)/ruff check applications tools
-	$(BIN)/ruff format --check applications tools
+	$(BIN)/ruff check applications tools conftest.py
+	$(BIN)/ruff format --check applications tools conftest.py
 
 typecheck: $(STAMP)
 	$(BIN)/mypy applications/load-harness/src tools/fleet/src
@@ -40,7 +40,7 @@ typecheck: $(STAMP)
 pytest: bytecode
 	$(BIN)/pytest -q applications/load-harness/tests tools/fleet/tests
 
-test: lint typecheck pytest
+test: lint typecheck validate pytest
 
 validate: $(STAMP)
 	$(BIN)/fleet validate

@@ -30,7 +30,7 @@ def moto_server(**env: str) -> Iterator[str]:
 
 
 def reset_moto(url: str) -> None:
-    urllib.request.urlopen(urllib.request.Request(f"{url}/moto-api/reset", method="POST"), timeout=5).close()
+    urllib.request.urlopen(urllib.request.Request(f"{url}/moto-api/reset", method="POST"), timeout=30).close()
 
 
 ELBV2_NS = "http://elasticloadbalancing.amazonaws.com/doc/2015-12-01/"

@@ -39,7 +39,7 @@ def gateway() -> Iterator[str]:
 
 def scrape(url: str, job: str) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
     """Samples of one job on the gateway, keyed by (name, sorted labels without job/instance)."""
-    text = urllib.request.urlopen(f"{url}/metrics", timeout=5).read().decode()
+    text = urllib.request.urlopen(f"{url}/metrics", timeout=30).read().decode()
     samples: dict[tuple[str, tuple[tuple[str, str], ...]], float] = {}
     for family in text_string_to_metric_families(text):
         for sample in family.samples:

@@ -14,7 +14,7 @@ from load_harness.api.problems import register_error_handlers
 from load_harness.context import KEY, AppContext
 from load_harness.dashboard import bp as dashboard_bp
 from load_harness.limits import compute_limits, current_limits
-from load_harness.security import auth, headers
+from load_harness.security import auth, headers, origin
 from load_harness.settings import Settings, get_settings
 from load_harness.store.engine import get_engine, make_engine
 from load_harness.telemetry import metrics as telemetry
@@ -43,18 +43,22 @@ def create_app(settings: Settings | None = None) -> Flask:
         limits=current_limits() if settings is get_settings() else compute_limits(settings),
         registry=telemetry.build_registry(engine, settings.pod_name, settings.environment),
     )
-    _install_request_telemetry(app, settings.pod_name)
+    _install_request_telemetry(app, settings)
     headers.install(app, settings.trusted_proxy_hops)
+    # before_request hooks run in the order they are added: the Host and cross-site gate, then auth, then chaos,
+    # so chaos only ever delays or fails a request that auth has let through.
+    origin.install(app, settings)
     auth.install(app, settings.api_key)
-    chaos.install(app)
+    chaos.install(app, settings.threads)
     register_error_handlers(app)
     for blueprint in (meta.bp, jobs.bp, work.bp, chaos.bp, runs.bp, flagger.bp, metrics.bp, openapi.bp, dashboard_bp):
         app.register_blueprint(blueprint)
     return app
 
 
-def _install_request_telemetry(app: Flask, pod_name: str) -> None:
+def _install_request_telemetry(app: Flask, settings: Settings) -> None:
     context: AppContext = app.extensions[KEY]
+    pod_name, expose_worker_pid = settings.pod_name, settings.expose_worker_pid
 
     @app.before_request
     def _start() -> None:
@@ -75,8 +79,10 @@ def _install_request_telemetry(app: Flask, pod_name: str) -> None:
             context.warm_work_pool()
         response.headers["X-Pod-Name"] = pod_name
         response.headers["X-Request-ID"] = g.get("request_id", "")
-        # Which gunicorn worker answered: how tests (and curious users) see that state is shared between them.
-        response.headers["X-Worker-PID"] = str(os.getpid())
+        if expose_worker_pid:
+            # Which gunicorn worker answered: how tests see that state is shared between workers. Opt-in, as a
+            # process id tells a stranger about the host and nothing a client needs.
+            response.headers["X-Worker-PID"] = str(os.getpid())
         if request.path not in QUIET_PATHS:
             log.info(
                 "%s %s %s",

@@ -38,6 +38,10 @@ MEMORY_DURATION_DEFAULT_S = 30
 MEMORY_SYNC_DURATION_MIN_MS = 1
 MEMORY_SYNC_DURATION_MAX_MS = 120_000
 MEMORY_SYNC_DURATION_DEFAULT_MS = 1000
+# A sync reserves its bytes in the pod's memory budget for duration_ms plus this; if its web worker dies without
+# releasing them, the supervisor reaps the reservation, and the deadline is the backstop when none runs. Generous:
+# allocating and touching the largest size a container allows takes seconds, not a minute.
+MEMORY_SYNC_RESERVE_GRACE_S = 60.0
 
 # Per-request work (POST /load/cpu/work).
 ITERATIONS_MIN = 1_000
@@ -55,6 +59,14 @@ FAIL_LATENCY_MS_MAX = 60_000
 # Listing.
 LIST_LIMIT_DEFAULT = 50
 LIST_LIMIT_MAX = 500
+# Job and run ids (path parameters, job_id in stop requests): the store's key columns are 64 characters.
+ID_MAX_LENGTH = 64
+
+# Failed authentication, per client address, in a sliding window (security/throttle.py). One budget for a wrong
+# X-API-Key, Bearer token, Flagger metadata.token or dashboard login. Over it, every attempt from that address, the
+# right key included, gets a 429 with Retry-After until the oldest of those failures is AUTH_FAILURE_WINDOW_S old.
+AUTH_FAILURES_PER_WINDOW = 5
+AUTH_FAILURE_WINDOW_S = 60
 
 
 @dataclass(frozen=True)
@@ -68,6 +80,9 @@ class PodLimits:
     memory_limit_mb: int | None
     memory_max_mb: int
     max_concurrent_jobs: int
+    # Driver runs this pod's supervisor runs (placement "local"): runs at once, and their shard processes in all.
+    max_concurrent_runs: int
+    max_shard_processes: int
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -95,7 +110,17 @@ def compute_limits(settings: Settings) -> PodLimits:
         memory_limit_mb=limit_mb,
         memory_max_mb=memory_max,
         max_concurrent_jobs=settings.max_concurrent_jobs,
+        max_concurrent_runs=settings.max_concurrent_runs,
+        max_shard_processes=settings.max_shard_processes or shard_processes_default(available),
     )
+
+
+def shard_processes_default(available_cores: float) -> int:
+    """MAX_SHARD_PROCESSES=0 (auto): two driver processes per available core, at least 2.
+
+    A shard is one event loop that keeps one core busy at its peak; two per core leaves room for shards that wait
+    on a slow target, while a fixed number would be too many on a one-core pod and too few on a large node."""
+    return max(2, math.ceil(2 * available_cores - 1e-9))
 
 
 # Driver runs started through the API, the dashboard or the Flagger webhook (the CLI is not bound by these).
@@ -111,3 +136,13 @@ DRIVER_SHARDS_MAX = 16
 DRIVER_THRESHOLDS_MAX = 16
 DRIVER_URL_MAX = 2_048
 FLAGGER_DURATION_MAX_S = 600
+FLAGGER_CMD_MAX = 4_096  # a `hey` or `drive` line; split by shlex, pure Python: keep it short (bodies: metadata.body)
+DRIVER_HEADER_NAME_MAX = 256
+DRIVER_HEADER_VALUE_MAX = 4_096
+
+# Text the driver parses, per item, checked before any parsing (API, dashboard, Flagger and the CLI alike). Real
+# values are a few characters; the caps bound each parser's work whatever size the request body is.
+THRESHOLD_TEXT_MAX = 64  # "service.p99.9<=1500.25ms" is 24
+DURATION_TEXT_MAX = 32  # "1h30m15s500ms" is 13
+STAGE_TEXT_MAX = 64  # one "DURATION:TARGET" item of --stages
+DRIVER_STAGES_TEXT_MAX = 512  # the whole stages string of an API run

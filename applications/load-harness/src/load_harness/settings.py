@@ -7,6 +7,7 @@ PROMETHEUS_URL, HOSTNAME/POD_NAME). Everything else reads `get_settings()`, neve
 from __future__ import annotations
 
 import functools
+import os
 import secrets
 import socket
 from pathlib import Path
@@ -40,17 +41,36 @@ class Settings(BaseSettings):
     api_key_file: Path | None = Field(None, description="Read API_KEY from this file (Kubernetes secrets)")
     secret_key: str = Field("", description="Flask session key; random per start when empty")
     trusted_proxy_hops: int = Field(0, ge=0, le=5, description="Honour X-Forwarded-* from this many proxies")
+    allowed_hosts: str = Field(
+        "",
+        description="Comma-separated Host patterns answered besides loopback, POD_NAME and SERVICE_URL's host "
+        "(security/origin.py); `*` answers any",
+    )
+    expose_worker_pid: bool = Field(False, description="Send X-Worker-PID: which gunicorn worker answered")
 
     fail_rate: float = Field(0.0, ge=0.0, le=1.0, description="Chaos: share of requests answered with a 500")
     fail_latency_ms: int = Field(0, ge=0, le=60_000, description="Chaos: latency added to each request")
 
     cpu_overcommit: float = Field(1.0, gt=0, le=8, description="Running CPU jobs may total available cores × this")
     max_concurrent_jobs: int = Field(8, ge=1, le=256, description="Running jobs per pod, all kinds")
+    max_concurrent_runs: int = Field(2, ge=1, le=64, description="Pending or running driver runs per pod (local)")
+    max_shard_processes: int = Field(
+        0, ge=0, le=256, description="Driver shard processes per pod, all local runs; 0: 2 × available cores, ≥ 2"
+    )
     memory_safety_mb: int = Field(128, ge=0, description="Memory kept free below the container limit")
 
     workers: int = Field(1, ge=1, le=64, validation_alias=AliasChoices("WEB_WORKERS", "WORKERS"))
     threads: int = Field(16, ge=1, le=256, validation_alias=AliasChoices("WEB_THREADS", "THREADS"))
     drain_seconds: float = Field(0.0, ge=0, le=5, description="On SIGTERM, report not-ready this long first")
+    web_worker: Literal["buffered", "gthread"] = Field(
+        "buffered", description="buffered: requests are read whole before a thread runs them (ADR 0006); gthread"
+    )
+    header_timeout_seconds: float = Field(
+        10.0, gt=0, le=300, description="A connection must send a request's headers within this, or is closed"
+    )
+    request_read_timeout_seconds: float = Field(
+        30.0, gt=0, le=600, description="A connection must send a whole request, body included, within this"
+    )
     supervisor_poll_seconds: float = Field(0.25, gt=0, le=10)
     log_format: Literal["auto", "json", "text"] = Field("auto", description="auto: text when local, else JSON")
     log_level: str = "INFO"
@@ -58,13 +78,35 @@ class Settings(BaseSettings):
     prometheus_url: str = Field("", description="Prometheus base URL for the observer")
     service_url: str = Field("", description="In-cluster Service URL the driver targets by default")
     driver_allowed_hosts: str = Field(
-        "", description="Comma-separated host[:port] patterns API-started runs may target, besides this service"
+        "",
+        description="Comma-separated host[:port] patterns API-started runs may target, besides this service; a "
+        "wildcard must name its port (runs/guard.py)",
     )
+    kubernetes_service_host: str = Field("", description="The Kubernetes API's address (set by the kubelet)")
+
+    @field_validator("driver_allowed_hosts")
+    @classmethod
+    def _allowed_hosts_parse(cls, value: str) -> str:
+        # The guard owns the pattern syntax; imported here so this base module loads nothing else at import time.
+        # Refusing to start beats a pattern that silently admits too much (a wildcard on every port).
+        from load_harness.runs.guard import parse_patterns
+
+        parse_patterns(value)
+        return value
 
     @field_validator("pod_name")
     @classmethod
     def _pod_name_not_blank(cls, value: str) -> str:
         return value.strip() or socket.gethostname()
+
+    @field_validator("allowed_hosts")
+    @classmethod
+    def _allowed_hosts_are_hosts(cls, value: str) -> str:
+        # A URL here ("https://lh.example") would never match a Host header; say so at start-up.
+        bad = [p.strip() for p in value.split(",") if "/" in p or " " in p.strip()]
+        if bad:
+            raise ValueError(f"ALLOWED_HOSTS takes host or host:port patterns, not URLs: {bad}")
+        return value
 
     @model_validator(mode="after")
     def _resolve_secrets(self) -> Settings:
@@ -93,3 +135,17 @@ class Settings(BaseSettings):
 @functools.lru_cache(maxsize=1)
 def get_settings() -> Settings:
     return Settings()
+
+
+# The variable each `serve` option stands for. Every process reads get_settings(), not the command line.
+SERVE_OPTION_ENV = {"host": "HOST", "port": "PORT", "workers": "WEB_WORKERS", "threads": "WEB_THREADS"}
+
+
+def apply_serve_options(**options: object) -> Settings:
+    """Make command-line values the settings of this process and of every process it starts: written to the
+    environment (an exec'd gunicorn reads it) and read again (forked workers inherit the fresh cache)."""
+    for name, value in options.items():
+        if value is not None:
+            os.environ[SERVE_OPTION_ENV[name]] = str(value)
+    get_settings.cache_clear()
+    return get_settings()

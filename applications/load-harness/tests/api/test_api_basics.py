@@ -116,14 +116,23 @@ def test_proxy_headers_only_when_configured(app_factory: Callable[..., Flask]) -
     forwarded = {"X-Forwarded-Proto": "https", "X-Forwarded-Host": "lh.example"}
     untrusted = app_factory().test_client().get("/", headers=forwarded).get_json()
     assert untrusted["docs"] == "http://localhost/apidocs/"
-    trusted = app_factory(trusted_proxy_hops=1).test_client().get("/", headers=forwarded).get_json()
+    # The forwarded host is the one the Host check sees, so the proxy's public name must be allowed.
+    proxied = app_factory(trusted_proxy_hops=1, allowed_hosts="lh.example")
+    trusted = proxied.test_client().get("/", headers=forwarded).get_json()
     assert trusted["docs"] == "https://lh.example/apidocs/"
 
 
 def test_session_authenticated_api_calls_need_the_csrf_token(app_factory: Callable[..., Flask]) -> None:
-    client = app_factory(api_key="k").test_client()
+    from load_harness.context import ctx
+    from load_harness.security import sessions
+
+    app = app_factory(api_key="k")
+    client = app.test_client()
+    with app.app_context():  # a real server-side session, as a dashboard login creates
+        settings = ctx().settings
+        session_id = sessions.current().issue(sessions.key_fingerprint(settings.secret_key, settings.api_key), 3600)
     with client.session_transaction() as session:
-        session["authenticated"] = True
+        session[sessions.SESSION_ID] = session_id
         session["csrf_token"] = "tok"
     assert client.get("/load/cpu/status").status_code == 200  # reading needs no token
     refused = client.post("/load/cpu/stop", json={})

@@ -54,7 +54,7 @@ def test_bad_runs_are_422_naming_the_field(client: FlaskClient, body: dict[str, 
 
 
 def test_allowlist_extends_targets(app_factory: Callable[..., Flask]) -> None:
-    client = app_factory(driver_allowed_hosts="*.svc.cluster.local,podinfo-canary.test:9898").test_client()
+    client = app_factory(driver_allowed_hosts="*.svc.cluster.local:80,podinfo-canary.test:9898").test_client()
     for url in ("http://web.apps.svc.cluster.local/", "http://podinfo-canary.test:9898/"):
         assert client.post("/runs", json={"url": url, "rate": 5}).status_code == 202, url
     assert client.post("/runs", json={"url": "http://podinfo-canary.test:22/", "rate": 5}).status_code == 422
@@ -88,7 +88,7 @@ def test_flagger_webhook_starts_one_bounded_run_per_canary(app_factory: Callable
 
 
 def test_flagger_metadata_keys_and_limits(app_factory: Callable[..., Flask]) -> None:
-    client = app_factory(driver_allowed_hosts="*.test", api_key="k").test_client()
+    client = app_factory(driver_allowed_hosts="*.test:80", api_key="k").test_client()
     base = {"name": "web", "namespace": "test"}
     meta = {
         "url": "http://web-canary.test/",

@@ -10,7 +10,8 @@ from typing import Any
 import pytest
 from flask import Flask
 from lh_support import make_app
-from load_harness.dashboard import auth
+from load_harness import limits as L
+from load_harness.security.throttle import AuthThrottle
 from load_harness.store.engine import make_engine
 from load_harness.store.migrate import upgrade
 
@@ -106,7 +107,7 @@ def test_login_rotates_the_session_and_its_csrf_token(secured: Flask) -> None:
 
 def test_failed_logins_are_rate_limited(secured: Flask) -> None:
     client = secured.test_client()
-    for _ in range(auth.FAILED_LOGINS_PER_WINDOW):
+    for _ in range(L.AUTH_FAILURES_PER_WINDOW):
         assert _login(client, key="wrong").status_code == 401
     blocked = _login(client, key=KEY)  # even the right key waits: otherwise guessing goes on
     assert blocked.status_code == 429
@@ -118,9 +119,9 @@ def test_rate_limit_window_slides(tmp_path: Path) -> None:
     engine = make_engine(f"sqlite:///{tmp_path / 'limits.db'}")
     upgrade(engine)
     now = [1000.0]
-    limiter = auth.FailedLogins(limit=2, window_s=60, clock=lambda: now[0], engine=lambda: engine)
-    limiter.record("a")
-    limiter.record("a")
+    limiter = AuthThrottle(limit=2, window_s=60, clock=lambda: now[0], engine=lambda: engine)
+    assert limiter.fail("a") == 0
+    assert limiter.fail("a") == 0
     assert limiter.retry_after("a") == 60
     assert limiter.retry_after("b") == 0
     now[0] += 30
@@ -133,7 +134,7 @@ def test_the_limit_holds_across_workers(tmp_path: Path) -> None:
     """Two apps on one store stand for two gunicorn workers (or two replicas): failures on one count on the other."""
     first, second = (make_app(tmp_path, api_key=KEY) for _ in range(2))
     one, other = first.test_client(), second.test_client()
-    for attempt in range(auth.FAILED_LOGINS_PER_WINDOW):
+    for attempt in range(L.AUTH_FAILURES_PER_WINDOW):
         assert _login(one if attempt % 2 else other, key="wrong").status_code == 401
     assert _login(one, key=KEY).status_code == 429
     assert _login(other, key=KEY).status_code == 429

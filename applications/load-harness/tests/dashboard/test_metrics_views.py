@@ -3,7 +3,6 @@ silent placeholders when a source cannot be read."""
 
 from __future__ import annotations
 
-import time
 from pathlib import Path
 from typing import Any
 
@@ -47,8 +46,11 @@ def test_unreadable_cgroup_falls_back_and_says_so(app: Flask, tmp_path: Path) ->
     context = app.extensions[KEY]
     empty = tmp_path / "no-cgroup"
     empty.mkdir()
-    local = LocalProvider(context.engine, "test-pod", 2.0, 512, cgroup_root=str(empty), proc_root=str(empty))
-    time.sleep(0.25)
+    clock = [1000.0]
+    local = LocalProvider(
+        context.engine, "test-pod", 2.0, 512, clock=lambda: clock[0], cgroup_root=str(empty), proc_root=str(empty)
+    )
+    clock[0] += 1.0  # a rate needs two samples far enough apart
     overview = local.overview()
     assert overview.cpu.reason == "no cgroup CPU counter: this is the whole host"
     assert overview.memory.reason == "no cgroup memory counter: this is the whole host"

@@ -59,7 +59,7 @@ def postgres_url() -> Iterator[str]:
     )
     try:
         url = f"postgresql://lh@127.0.0.1:{port}/postgres"
-        deadline = time.monotonic() + 10
+        deadline = time.monotonic() + 60
         while time.monotonic() < deadline:
             if ping(make_engine(url)):
                 break

@@ -112,3 +112,37 @@ def test_head_revision_constant_matches_alembic() -> None:
     from load_harness.store.migrate import HEAD_REVISION, script_head
 
     assert script_head() == HEAD_REVISION
+
+
+def test_sync_reservations_share_the_memory_budget(engine: Engine) -> None:
+    """/load/memory/sync reservations and memory jobs draw on one budget, atomically, on both backends."""
+    mib = 2**20
+    memory = jobs.NewJob("memory", {"size_mb": 300, "duration_seconds": 30}, "p1", 30, memory_bytes=300 * mib)
+    jobs.create(engine, memory, BUDGET, clock=lambda: 1000.0)
+
+    def reserve(size_mb: int, owner: str = "pid:1:1.000", now: float = 1000.0) -> jobs.Job:
+        return jobs.reserve_memory(engine, "p1", size_mb * mib, 10, BUDGET.memory_bytes, {}, owner, clock=lambda: now)
+
+    sync = reserve(200)
+    with pytest.raises(jobs.AdmissionError, match="memory/sync"):
+        reserve(20)
+    with pytest.raises(jobs.AdmissionError, match="MEMORY_SAFETY_MB"):
+        jobs.create(engine, memory, BUDGET, clock=lambda: 1000.0)
+    # A reservation is neither a job to start, nor one to list or count, nor one to mark lost at start-up.
+    assert [j.kind for j in jobs.claim(engine, "p1", "sup")] == ["memory"]
+    assert [j.kind for j in jobs.list_jobs(engine)] == ["memory"]
+    assert jobs.count(engine, status="running") == 1
+    jobs.mark_lost(engine, "p1", "another-supervisor", 2000.0)
+    assert jobs.get(engine, sync.id).status == "running"  # type: ignore[union-attr]
+    # After its deadline it no longer counts, and the reaper marks it lost; so does a dead owner.
+    later = reserve(200, now=1011.0)
+    assert jobs.reap_syncs(engine, "p1", alive=lambda owner: True, clock=lambda: 1011.0) == 1
+    assert jobs.get(engine, sync.id).status == "lost"  # type: ignore[union-attr]
+    fresh = reserve(1, now=1011.0)
+    assert jobs.reap_syncs(engine, "p1", alive=lambda owner: owner != "dead", clock=lambda: 1011.0) == 0
+    jobs.release(engine, fresh.id)
+    assert jobs.get(engine, fresh.id) is None
+    dead = reserve(1, owner="dead", now=1011.0)
+    assert jobs.reap_syncs(engine, "p1", alive=lambda owner: owner != "dead", clock=lambda: 1011.0) == 1
+    assert jobs.get(engine, dead.id).status == "lost"  # type: ignore[union-attr]
+    assert jobs.get(engine, later.id).status == "running"  # type: ignore[union-attr]

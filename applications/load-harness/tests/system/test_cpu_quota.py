@@ -1,14 +1,14 @@
 """Under a real CPU quota (a cgroup limited to 0.5 CPU, as a pod with `limits.cpu: 500m`), the server reports the
-quota as a fraction and a CPU job's utilisation is a share of it (ADR 0004), measured in CPU time."""
+quota as a fraction and a CPU job's utilisation is a share of it (ADR 0004), measured in CPU time against the time
+the burner had a CPU available."""
 
 from __future__ import annotations
 
-import time
 from pathlib import Path
 
 import pytest
 from lh_support import start_server, wait_for
-from lh_support_procs import cpu_seconds, job_processes
+from lh_support_procs import assert_duty_cycles, favour_cgroup_of, job_processes
 from load_harness.bench import cgroup
 
 WHY_NOT = cgroup.available()
@@ -26,17 +26,17 @@ def test_quota_is_a_fraction_and_jobs_burn_a_share_of_it(tmp_path: Path) -> None
             assert info["available_cores"] == 0.5
             assert info["cpu_quota_millicores"] == 500
             assert info["limits"]["cores_max"] == 1
-            started = server.post("/load/cpu", json={"cores": 1, "utilization": 50, "duration_seconds": 9})
+            started = server.post("/load/cpu", json={"cores": 1, "utilization": 50, "duration_seconds": 60})
             assert started.status_code == 200, started.text
             assert started.json()["cpu_cores_target"] == 0.25
             assert wait_for(lambda: len(job_processes(server.proc.pid)) == 1)
-            time.sleep(2.0)  # settling, and one CFS period boundary or twenty
-            procs = job_processes(server.proc.pid)
-            before, t0 = cpu_seconds(procs), time.monotonic()
-            time.sleep(5)
-            measured = 100 * (cpu_seconds(procs) - before) / (time.monotonic() - t0)
-            assert abs(measured - 25.0) <= 2.0, f"50 % of a 0.5-core quota should be 25 % of a core, got {measured:.1f}"
-            # Asking for more than the quota allows is refused with the limit named.
+            (burner,) = job_processes(server.proc.pid)
+            # Measured like every burner (lh_support_procs.assert_duty_cycles), with the pod's group given the
+            # machine's largest CPU weight rather than the burner real-time priority: real-time tasks escape a CFS
+            # quota, and the quota is what this test is about. Quota throttling counts as time kept off the CPU.
+            # 50 % of a 0.5-core quota is 25 % of a core.
+            assert_duty_cycles({burner.pid: 0.25}, boost=favour_cgroup_of, settle_s=2.0)
+            # Asking for more than the quota allows (with the first job still running) is refused, the limit named.
             refused = server.post("/load/cpu", json={"cores": 1, "utilization": 60, "duration_seconds": 5})
             assert refused.status_code == 409
             assert "0.5" in refused.json()["detail"]

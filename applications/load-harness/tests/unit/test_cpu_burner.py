@@ -1,4 +1,6 @@
-"""The duty-cycle controller in simulated time, and real burner processes measured by the kernel."""
+"""The duty-cycle controller in simulated time, and real burner processes measured by the kernel's scheduler
+accounting: CPU time against the time each had a CPU available, so other load on the machine is no excuse and
+no cause of failure."""
 
 from __future__ import annotations
 
@@ -10,6 +12,8 @@ from collections.abc import Callable
 
 import psutil
 import pytest
+from lh_support import wait_for
+from lh_support_procs import assert_duty_cycles, own_time, sched_sample
 from load_harness.workloads.cpu import NICE, DutyCycle, burn, burner_main
 
 SIM_TICK = 0.0002  # simulated wall seconds per CPU-clock read while spinning
@@ -138,17 +142,30 @@ def test_step_respects_max_sleep() -> None:
 
 
 def test_burn_stops_at_deadline_and_reports_cpu() -> None:
-    start = time.monotonic()
-    used = burn(0.5, stop_at=start + 0.4)
-    elapsed = time.monotonic() - start
-    assert 0.4 <= elapsed < 0.5
-    assert used == pytest.approx(0.2, abs=0.04)
+    # Run in this process, at whatever share of a CPU the machine gives it: the checks are on what burn() controls.
+    before = sched_sample(os.getpid())
+    with own_time() as took:
+        start = time.monotonic()
+        used = burn(0.5, stop_at=start + 0.4)
+        elapsed = time.monotonic() - start
+    after = sched_sample(os.getpid())
+    assert elapsed >= 0.4  # never stops early
+    # ... and stops within one sleep or slice of the deadline, not counting time the machine kept it off the CPU.
+    assert took.seconds < 0.5, took
+    # It reports the CPU time it used (process CPU clock; the kernel's per-thread counts agree to the ns).
+    assert used == pytest.approx(after.cpu_s - before.cpu_s, abs=0.005)
+    # Never ahead of the target, and behind it only by what it was kept off the CPU (the integrator's guarantee).
+    assert used <= 0.5 * elapsed + 0.04
+    assert used >= 0.5 * (elapsed - took.waited) - 0.04, f"used {used:.3f} s, {took}"
 
 
 def test_burn_stops_when_asked() -> None:
-    start = time.monotonic()
-    burn(1.0, stop_at=start + 10, should_stop=lambda: time.monotonic() - start > 0.1)
-    assert time.monotonic() - start < 0.2
+    with own_time() as took:
+        start = time.monotonic()
+        burn(1.0, stop_at=start + 10, should_stop=lambda: time.monotonic() - start > 0.1)
+    assert took.wall >= 0.1
+    # Checks every 10 ms of wall time: stops at the first check it gets a CPU for after being asked.
+    assert took.seconds < 0.2, took
 
 
 def test_burner_main_is_niced_and_stops_on_event() -> None:
@@ -157,10 +174,11 @@ def test_burner_main_is_niced_and_stops_on_event() -> None:
     proc = ctx.Process(target=burner_main, args=(0.3, 30.0, stop), daemon=True)
     proc.start()
     try:
-        time.sleep(0.3)
-        assert psutil.Process(proc.pid).nice() == os.nice(0) + NICE
+        handle = psutil.Process(proc.pid)
+        expected = os.nice(0) + NICE
+        assert wait_for(lambda: handle.nice() == expected, timeout=30), f"nice {handle.nice()}, not {expected}"
         stop.set()
-        proc.join(1.0)
+        proc.join(30)
         assert proc.exitcode == 0
     finally:
         if proc.is_alive():
@@ -169,65 +187,24 @@ def test_burner_main_is_niced_and_stops_on_event() -> None:
 
 # --- real processes ---------------------------------------------------------------------------------------------
 
-RUN_S = 4.2
-WINDOW = (1.0, 4.0)  # measure after the first second, as the spec for settling asks
-TOLERANCE_PP = 2.0
-
-
-def _run_delay_s(pid: int) -> float:
-    """Time the process spent runnable but waiting for a CPU (schedstat's second field)."""
-    with open(f"/proc/{pid}/schedstat", encoding="ascii") as stat:
-        return int(stat.read().split()[1]) / 1e9
-
-
-def _measure_batch(targets: tuple[float, ...]) -> dict[float, tuple[float, float]]:
-    """Run one burner per target in parallel; return (CPU %, % of time waiting for a CPU) per target."""
-    ctx = mp.get_context("fork")
-    stop = ctx.Event()
-    procs = [ctx.Process(target=burner_main, args=(t, RUN_S, stop), daemon=True) for t in targets]
-    for proc in procs:
-        proc.start()
-    handles = [psutil.Process(proc.pid) for proc in procs]
-    start = time.monotonic()
-    try:
-        time.sleep(WINDOW[0])
-        t0 = time.monotonic()
-        cpu0 = [sum(h.cpu_times()[:2]) for h in handles]
-        wait0 = [_run_delay_s(h.pid) for h in handles]
-        time.sleep(WINDOW[1] - (time.monotonic() - start))
-        t1 = time.monotonic()
-        cpu1 = [sum(h.cpu_times()[:2]) for h in handles]
-        wait1 = [_run_delay_s(h.pid) for h in handles]
-    finally:
-        stop.set()
-        for proc in procs:
-            proc.join(2.0)
-    wall = t1 - t0
-    return {
-        t: (100 * (c1 - c0) / wall, 100 * (w1 - w0) / wall)
-        for t, c0, c1, w0, w1 in zip(targets, cpu0, cpu1, wait0, wait1, strict=True)
-    }
-
-
-# A burner alone on a core still waits ~1 % of the time (wake-up latency); far more means something else had
-# the CPU it was owed, which no controller can make up for at nice 10.
-CONTENDED_WAIT_PCT = 3.0
-
 
 @pytest.mark.slow
 def test_real_burners_hold_target_within_two_points() -> None:
-    # Two batches of 1.25 cores each on a 2-core machine, so the burners never compete with each other.
-    measured: dict[float, tuple[float, float]] = {}
+    """Real burner processes, measured by the kernel's scheduler accounting (see lh_support_procs.duty_cycle).
+
+    Two batches of 1.25 cores each, so on a 2-core machine the burners never compete with each other; they run at
+    real-time priority where permitted, so neighbours on a shared machine cannot starve them either."""
+    ctx = mp.get_context("fork")
     for batch in ((0.25, 1.0), (0.5, 0.75)):
-        for _attempt in range(2):  # one retry when other load on a shared machine explains a miss
-            result = _measure_batch(batch)
-            misses = [t for t in batch if abs(result[t][0] - 100 * t) > TOLERANCE_PP]
-            if not any(result[t][1] > CONTENDED_WAIT_PCT for t in misses):
-                break
-        measured.update(result)
-    misses = {t: m for t, m in measured.items() if abs(m[0] - 100 * t) > TOLERANCE_PP}
-    report = {t: f"{cpu:.2f}% cpu, {wait:.1f}% waiting" for t, (cpu, wait) in measured.items()}
-    # CI runs the suite alone on its machine, so there a starved burner is a failure, never a skip.
-    if misses and all(wait > CONTENDED_WAIT_PCT for _, wait in misses.values()) and not os.environ.get("CI"):
-        pytest.skip(f"burners starved by other load on the machine: {report}")
-    assert not misses, report
+        stop = ctx.Event()
+        procs = [ctx.Process(target=burner_main, args=(t, 60.0, stop), daemon=True) for t in batch]
+        for proc in procs:
+            proc.start()
+        try:
+            assert_duty_cycles({proc.pid or 0: target for proc, target in zip(procs, batch, strict=True)})
+        finally:
+            stop.set()
+            for proc in procs:
+                proc.join(30)
+                if proc.is_alive():
+                    proc.kill()

@@ -1,14 +1,22 @@
 """Chaos: an error rate and an added latency, from FAIL_RATE/FAIL_LATENCY_MS, changeable at run time.
 
 Run-time settings live in the store (a row per pod, or "*" for every pod), so they reach every worker and
-replica. Probes, metrics, docs and this endpoint itself are never affected: chaos must not fail a scrape or
-make Kubernetes restart the pod, and it must always be possible to switch it off."""
+replica. Public paths (security/public.py: probes, metrics, docs, the Flagger webhook), this endpoint and the
+dashboard are never affected: chaos must not fail a scrape or make Kubernetes restart the pod, and it must always
+be possible to switch it off.
+
+Chaos runs only after authentication (create_app installs it after auth), and never on a public path, whose
+requests have not been authenticated: an anonymous caller can neither wait in the chaos sleep nor make others
+wait. Each delayed request holds a gunicorn thread while it sleeps, so at most half of a worker's threads sleep
+at once; a request beyond that bound is served without the added latency, and the other threads stay free for
+probes and for the requests chaos does not touch."""
 
 from __future__ import annotations
 
 import random
 import threading
 import time
+from collections.abc import Callable
 
 from flask import Blueprint, Flask, Response, current_app, jsonify, request
 
@@ -16,12 +24,13 @@ from load_harness.api.models import ChaosRequest, ChaosReset
 from load_harness.api.problems import ProblemError
 from load_harness.api.validation import documented, parse_body
 from load_harness.context import ctx
+from load_harness.security.public import chaos_exempt
 from load_harness.store import pods as pod_store
 
 bp = Blueprint("chaos", __name__)
-EXEMPT_PREFIXES = ("/health", "/ready", "/metrics", "/openapi.json", "/apidocs", "/chaos", "/static", "/ui")
 CACHE_SECONDS = 1.0
 CACHE_KEY = "load_harness_chaos"
+SLEEPER_KEY = "load_harness_chaos_sleeper"
 
 
 class ChaosCache:
@@ -50,21 +59,57 @@ class ChaosCache:
         self._expires = 0.0
 
 
+class ChaosSleeper:
+    """The added latency, with a bound on how many requests of this worker sleep in it at once.
+
+    Every sleeping request holds one of the worker's threads; unbounded, enough delayed requests hold all of them
+    and the worker stops answering even /health, so Kubernetes restarts a pod that was only asked to be slow.
+    `sleep` is injectable so tests need no real sleeps."""
+
+    def __init__(self, limit: int, sleep: Callable[[float], None] = time.sleep) -> None:
+        self.limit = limit
+        self.sleep = sleep
+        self._slots = threading.BoundedSemaphore(limit)
+
+    def delay(self, seconds: float) -> bool:
+        """Sleep `seconds` unless `limit` requests already do; True when it slept."""
+        if not self._slots.acquire(blocking=False):
+            return False
+        try:
+            self.sleep(seconds)
+        finally:
+            self._slots.release()
+        return True
+
+
+def sleep_limit(threads: int) -> int:
+    # Half the threads: the other half stays free for probes and for paths chaos does not touch.
+    return max(1, threads // 2)
+
+
 def cache() -> ChaosCache:
     chaos_cache: ChaosCache = current_app.extensions[CACHE_KEY]
     return chaos_cache
 
 
-def install(app: Flask) -> None:
+def sleeper(app: Flask) -> ChaosSleeper:
+    chaos_sleeper: ChaosSleeper = app.extensions[SLEEPER_KEY]
+    return chaos_sleeper
+
+
+def install(app: Flask, threads: int) -> None:
+    """Install chaos. Call it after auth.install: Flask runs before_request hooks in the order they were added,
+    and chaos must only ever delay or fail a request that auth has already let through."""
     app.extensions[CACHE_KEY] = ChaosCache()
+    delays = app.extensions[SLEEPER_KEY] = ChaosSleeper(sleep_limit(threads))
 
     @app.before_request
     def _inject() -> None:
-        if request.path.startswith(EXEMPT_PREFIXES):
+        if chaos_exempt(request.path):
             return
         chaos = cache().current()
         if chaos.latency_ms:
-            time.sleep(chaos.latency_ms / 1000)
+            delays.delay(chaos.latency_ms / 1000)
         if chaos.fail_rate and random.random() < chaos.fail_rate:
             raise ProblemError(500, "Injected failure", "chaos: this failure was injected on purpose", kind="chaos")
 

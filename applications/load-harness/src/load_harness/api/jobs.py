@@ -17,6 +17,7 @@ from load_harness.api.models import (
     Problem,
     Stopped,
     StopRequest,
+    intensity_for,
 )
 from load_harness.api.problems import ProblemError, field_error, invalid
 from load_harness.api.validation import documented, parse_body, parse_query
@@ -47,11 +48,13 @@ def job_view(job: job_store.Job) -> dict[str, Any]:
         "error": job.error,
     }
     if job.kind == "cpu":
+        utilization = params.get("utilization")
         view.update(
             cores_requested=params.get("cores"),
             cores_active=params.get("cores") if job.status == "running" else 0,
-            utilization=params.get("utilization"),
-            intensity=params.get("intensity"),
+            utilization=utilization,
+            # The original's field, as the level in force (not only when the request named one).
+            intensity=intensity_for(utilization) if utilization is not None else params.get("intensity"),
             cpu_cores_target=job.cpu_cores,
         )
     else:
@@ -159,7 +162,7 @@ def start_cpu() -> tuple[Response, int]:
         {
             "cores": req.cores,
             "utilization": req.effective_utilization,
-            "intensity": req.intensity,
+            "intensity": intensity_for(req.effective_utilization),
             "cpu_cores_target": job.cpu_cores,
         },
     )

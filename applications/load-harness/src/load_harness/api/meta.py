@@ -10,7 +10,7 @@ import psutil
 from flask import Blueprint, Response, jsonify, url_for
 
 from load_harness import __version__
-from load_harness.api.models import Health
+from load_harness.api.models import Health, Readiness
 from load_harness.api.validation import documented
 from load_harness.container import read_limits
 from load_harness.context import ctx, now_iso
@@ -47,7 +47,12 @@ def health() -> Response:
 
 
 @bp.get("/ready")
-@documented("Readiness: false while the store is unreachable or the server drains", public=True, tags=["meta"])
+@documented(
+    "Readiness: false while the store is unreachable or the server drains",
+    responses={200: Readiness, 503: Readiness},
+    public=True,
+    tags=["meta"],
+)
 def ready() -> tuple[Response, int]:
     reasons = []
     if draining():
@@ -65,6 +70,8 @@ def version() -> Response:
     settings = ctx().settings
     return jsonify(
         version=settings.app_version,
+        # The original's top-level field: when this answer was given (build.timestamp is when the build was made).
+        timestamp=now_iso(),
         package_version=__version__,
         environment=settings.environment,
         build={

@@ -97,7 +97,12 @@ def register_error_handlers(app: Flask) -> None:
     @app.errorhandler(HTTPException)
     def _http(exc: HTTPException) -> Response:
         status = exc.code or 500
-        return ProblemError(status, exc.name, exc.description or exc.name).response()
+        response = ProblemError(status, exc.name, exc.description or exc.name).response()
+        # Keep what the exception says in headers: a 405's Allow (RFC 9110 requires it), a 429's Retry-After.
+        for name, value in exc.get_headers(request.environ):
+            if name.lower() != "content-type":
+                response.headers[name] = value
+        return response
 
     @app.errorhandler(DBAPIError)
     def _store_down(exc: DBAPIError) -> Response:

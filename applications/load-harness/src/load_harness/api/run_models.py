@@ -3,12 +3,12 @@ CLI uses (driver.options.build_plan), so a run means the same thing from every w
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Annotated, Literal
 
 from pydantic import Field, field_validator, model_validator
 
 from load_harness import limits as L
-from load_harness.api.models import Request
+from load_harness.api.models import JsonInt, JsonIntOrNone, Request
 
 
 class RunRequest(Request):
@@ -16,17 +16,19 @@ class RunRequest(Request):
         None, max_length=L.DRIVER_URL_MAX, description="Target; default: this service's /load/cpu/work"
     )
     rate: float | None = Field(None, gt=0, le=L.DRIVER_RATE_MAX, description="Open loop: requests per second")
-    concurrency: int | None = Field(
+    concurrency: JsonIntOrNone = Field(
         None, ge=1, le=L.DRIVER_CONCURRENCY_MAX, description="Closed loop: concurrent requests"
     )
-    duration_seconds: int | None = Field(None, ge=1, le=L.DRIVER_DURATION_MAX_S)
+    duration_seconds: JsonIntOrNone = Field(None, ge=1, le=L.DRIVER_DURATION_MAX_S)
     stages: str | None = Field(
-        None, max_length=512, description='Linear ramps, e.g. "30s:100,60s:500,30s:0" (targets in the mode\'s unit)'
+        None,
+        max_length=L.DRIVER_STAGES_TEXT_MAX,
+        description='Linear ramps, e.g. "30s:100,60s:500,30s:0" (targets in the mode\'s unit)',
     )
     mode: Literal["rate", "concurrency"] | None = Field(
         None, description="Needed with stages when neither target is set"
     )
-    requests: int | None = Field(None, ge=1, le=L.DRIVER_REQUESTS_MAX)
+    requests: JsonIntOrNone = Field(None, ge=1, le=L.DRIVER_REQUESTS_MAX)
     method: Literal["GET", "POST", "PUT", "PATCH", "DELETE", "HEAD"] | None = None
     body: str | None = Field(None, max_length=L.DRIVER_BODY_MAX_BYTES)
     headers: dict[str, str] = Field(default_factory=dict, max_length=L.DRIVER_HEADERS_MAX)
@@ -34,9 +36,12 @@ class RunRequest(Request):
     cpu_ms: float | None = Field(
         None, ge=L.CPU_MS_MIN, le=L.CPU_MS_MAX, description="Work per request (default target)"
     )
-    iterations: int | None = Field(None, ge=L.ITERATIONS_MIN, le=L.ITERATIONS_MAX)
-    shards: int = Field(1, ge=1, le=L.DRIVER_SHARDS_MAX, description="Driver processes sharing the run")
-    thresholds: list[str] = Field(default_factory=list, max_length=L.DRIVER_THRESHOLDS_MAX)
+    iterations: JsonIntOrNone = Field(None, ge=L.ITERATIONS_MIN, le=L.ITERATIONS_MAX)
+    shards: JsonInt = Field(1, ge=1, le=L.DRIVER_SHARDS_MAX, description="Driver processes sharing the run")
+    # Each item is capped before the threshold parser sees it (the parser caps again, for the CLI).
+    thresholds: list[Annotated[str, Field(max_length=L.THRESHOLD_TEXT_MAX)]] = Field(
+        default_factory=list, max_length=L.DRIVER_THRESHOLDS_MAX, description='e.g. ["p99<500ms", "errors<1%"]'
+    )
     placement: Literal["local", "external"] = Field(
         "local",
         description="local: this pod's supervisor runs the shards; external: an Indexed Job runs them "
@@ -47,7 +52,8 @@ class RunRequest(Request):
     @classmethod
     def _header_sizes(cls, value: dict[str, str]) -> dict[str, str]:
         for name, content in value.items():
-            if not name or len(name) > 256 or len(content) > 4096 or any(c in name + content for c in "\r\n"):
+            too_long = len(name) > L.DRIVER_HEADER_NAME_MAX or len(content) > L.DRIVER_HEADER_VALUE_MAX
+            if not name or too_long or any(c in name + content for c in "\r\n"):
                 raise ValueError(f"header {name[:40]!r} is empty, too long or contains a line break")
         return value
 

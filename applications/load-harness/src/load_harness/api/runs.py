@@ -1,5 +1,6 @@
 """Driver runs: start, list, read and stop them; plus Flagger's load-test webhook. Every target passes the SSRF
-guard, every bound comes from limits.DRIVER_*, and the plan is built by the CLI's own option parser."""
+guard, every bound comes from limits.DRIVER_*, and the plan is built by the CLI's own option parser. Runs this
+pod's supervisor runs (placement "local") are admitted within MAX_CONCURRENT_RUNS and MAX_SHARD_PROCESSES."""
 
 from __future__ import annotations
 
@@ -14,7 +15,7 @@ from load_harness.api.problems import ProblemError, field_error, invalid
 from load_harness.api.run_models import RunQuery, RunRequest
 from load_harness.api.validation import documented, parse_body, parse_query
 from load_harness.context import ctx
-from load_harness.driver.options import OptionsError, build_plan
+from load_harness.driver.options import OptionsError, build_plan, header_problem
 from load_harness.driver.plan import Plan
 from load_harness.driver.thresholds import ThresholdError, parse_threshold
 from load_harness.runs.guard import TargetRefused, check_target
@@ -23,7 +24,7 @@ from load_harness.store import runs as run_store
 from load_harness.supervisor.wakeup import wake
 
 bp = Blueprint("runs", __name__)
-ERRORS: dict[int, type[Problem] | str] = {400: Problem, 422: Problem}
+ERRORS: dict[int, type[Problem] | str] = {400: Problem, 409: Problem, 422: Problem}
 
 
 def default_target() -> str:
@@ -34,25 +35,38 @@ def default_target() -> str:
 
 
 def check_request(req: RunRequest) -> str:
-    """What can be checked before building the plan: the target against the SSRF guard, and the thresholds.
-    Returns the target URL (the default one when the request names none)."""
+    """What can be checked before building the plan: the target against the SSRF guard, the headers, the
+    thresholds and the shard count. Returns the target URL (the default one when the request names none)."""
     url = req.url or default_target()
     try:
         check_target(url, ctx().settings)
     except TargetRefused as exc:
-        raise invalid([field_error("url", str(exc), url)]) from exc
+        raise invalid([field_error("url", str(exc), url[:200])]) from exc
+    for name, value in req.headers.items():
+        # Checked here, not by build_plan, so that the error names the header (`headers.X-Team`).
+        problem = header_problem(name, value)
+        if problem:
+            raise invalid([field_error(f"headers.{name[:64]}", problem, value[:80])])
     for index, text in enumerate(req.thresholds):
         try:
             parse_threshold(text)
         except ThresholdError as exc:
-            raise invalid([field_error(f"thresholds.{index}", str(exc), text)]) from exc
+            raise invalid([field_error(f"thresholds.{index}", str(exc), text[:80])]) from exc
+    cap = ctx().limits.max_shard_processes
+    if req.placement == "local" and req.shards > cap:
+        message = f"this pod runs at most {cap} driver shard processes (MAX_SHARD_PROCESSES)"
+        raise invalid([field_error("shards", message, req.shards, {"le": cap})])
     return url
 
 
-def create_run(req: RunRequest, source: str, extra_options: dict[str, Any] | None = None) -> run_store.Run:
-    """Validate a run request completely (target, plan, thresholds) and store it; shared by the API, the
-    dashboard and the Flagger webhook."""
-    settings = ctx().settings
+def create_run(
+    req: RunRequest, source: str, extra_options: dict[str, Any] | None = None, dedupe_key: str | None = None
+) -> run_store.Run:
+    """Validate a run request completely (target, plan, thresholds), admit it and store it; shared by the API,
+    the dashboard and the Flagger webhook. With `dedupe_key`, an active run holding the same key is not repeated:
+    run_store.DuplicateRun carries it."""
+    context = ctx()
+    settings = context.settings
     url = check_request(req)
     rate = req.rate
     concurrency = req.concurrency
@@ -80,15 +94,23 @@ def create_run(req: RunRequest, source: str, extra_options: dict[str, Any] | Non
     except OptionsError as exc:
         raise invalid([field_error(exc.field, str(exc), exc.value)]) from exc
     _check_plan_bounds(plan)
-    run = run_store.create(
-        ctx().engine,
-        target=url,
-        plan=plan.to_dict(),
-        options={"thresholds": req.thresholds, "placement": req.placement, **(extra_options or {})},
-        shards=req.shards,
-        source=source,
-        pod=settings.pod_name if req.placement == "local" else None,
-    )
+    local = req.placement == "local"
+    # Only runs this pod's supervisor launches count against its budget; an Indexed Job's pods have their own.
+    budget = run_store.RunBudget(context.limits.max_concurrent_runs, context.limits.max_shard_processes)
+    try:
+        run = run_store.create(
+            context.engine,
+            target=plan.url,  # as the driver sends it (percent-encoded)
+            plan=plan.to_dict(),
+            options={"thresholds": req.thresholds, "placement": req.placement, **(extra_options or {})},
+            shards=req.shards,
+            source=source,
+            pod=settings.pod_name if local else None,
+            budget=budget if local else None,
+            dedupe_key=dedupe_key,
+        )
+    except run_store.RunAdmissionError as exc:
+        raise ProblemError(409, "Not enough room on this pod", str(exc), kind="run-admission") from exc
     wake()
     return run
 

@@ -23,15 +23,49 @@ def _reject_constant(name: str) -> float:
     raise ValueError(f"{name} is not valid JSON")
 
 
-def parse_body(model: type[M]) -> M:
-    """Parse the request body into `model`. An empty body means "all defaults", as in the original API.
+def require_json() -> None:
+    """Refuse a body that is not declared as JSON (415), even an empty one.
 
-    Malformed JSON is a 400; anything that parses but does not fit the model is a 422 naming the field."""
+    A web page can send text/plain, a form or no body at all to any origin without asking first; it can only
+    send `application/json` cross-origin after a CORS preflight, which this server never grants. So requiring
+    the type keeps a page the user happens to visit from starting load when API_KEY is empty, whatever headers
+    its browser does or does not send (security/origin.py refuses the cross-site requests it can recognise).
+
+    One exception keeps the original API's scripts working (`curl -XPOST /load/cpu/stop` with no body): a request
+    with no body, no Content-Type and none of the headers every browser adds to a POST (Origin, Sec-Fetch-Site)
+    is not from a web page, and means "all defaults"."""
+    if _bodiless_script_request():
+        return
+    if not request.is_json:  # application/json or application/*+json, any charset
+        sent = request.mimetype or "none"
+        raise ProblemError(
+            415,
+            "Unsupported Media Type",
+            f"send the body as JSON with Content-Type: application/json (got {sent[:80]}); for all the defaults, "
+            "send {} (curl --json '{}')",
+            kind="unsupported-media-type",
+        )
+
+
+def _bodiless_script_request() -> bool:
+    headers = request.headers
+    if "Content-Type" in headers or "Origin" in headers or "Sec-Fetch-Site" in headers:
+        return False
+    return request.content_length in (None, 0) and "Transfer-Encoding" not in headers
+
+
+def parse_body(model: type[M]) -> M:
+    """Parse the JSON request body into `model`. An empty body means "all defaults", as in the original API,
+    but it must still be declared as JSON (require_json).
+
+    Another type is a 415; malformed JSON is a 400; anything that parses but does not fit the model is a 422
+    naming the field."""
+    require_json()
     raw = request.get_data(cache=True)
     if len(raw) > MAX_BODY_BYTES:
         raise ProblemError(413, "Payload Too Large", f"the body is {len(raw)} bytes; the limit is {MAX_BODY_BYTES}")
-    if not raw.strip():
-        data: Any = {}
+    if not raw:
+        data: Any = {}  # only a truly empty body: " " or "\n" is not JSON, and is refused as malformed
     else:
         try:
             data = json.loads(raw, parse_constant=_reject_constant)

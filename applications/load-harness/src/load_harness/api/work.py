@@ -1,4 +1,7 @@
-"""Per-request work: POST /load/cpu/work (CPU, off the web worker's GIL) and POST /load/memory/sync."""
+"""Per-request work: POST /load/cpu/work (CPU, off the web worker's GIL) and POST /load/memory/sync.
+
+A sync allocates inside the web worker, so it reserves its bytes in the store first (store/jobs.reserve_memory):
+syncs and memory jobs share one memory budget per pod, across every worker, and a sync over it is a 409."""
 
 from __future__ import annotations
 
@@ -9,10 +12,11 @@ from flask import Blueprint, Response, jsonify
 
 from load_harness import limits as L
 from load_harness.api.jobs import check_memory_request
-from load_harness.api.models import MemorySyncRequest, Problem, WorkRequest, WorkResult
+from load_harness.api.models import MemorySyncRequest, MemorySyncResult, Problem, WorkRequest, WorkResult
 from load_harness.api.problems import ProblemError
 from load_harness.api.validation import documented, parse_body
 from load_harness.context import ctx
+from load_harness.store import jobs as job_store
 from load_harness.workloads.memory import allocate
 
 bp = Blueprint("work", __name__)
@@ -52,19 +56,45 @@ def cpu_work() -> Response:
     return jsonify(body)
 
 
+def _reserve(req: MemorySyncRequest) -> job_store.Job:
+    context = ctx()
+    try:
+        return job_store.reserve_memory(
+            context.engine,
+            context.settings.pod_name,
+            req.size_mb * L.MIB,
+            hold_s=req.duration_ms / 1000 + L.MEMORY_SYNC_RESERVE_GRACE_S,
+            budget_bytes=context.limits.memory_max_mb * L.MIB,
+            params={"size_mb": req.size_mb, "duration_ms": req.duration_ms},
+            owner=job_store.process_owner(),
+        )
+    except job_store.AdmissionError as exc:
+        raise ProblemError(409, "Not enough room on this pod", str(exc), kind="admission") from exc
+
+
 @bp.post("/load/memory/sync")
-@documented("Allocate and touch memory for duration_ms, then free it", body=MemorySyncRequest, tags=["work"])
+@documented(
+    "Allocate and touch memory for duration_ms, then free it (within the pod's memory budget, shared with jobs)",
+    body=MemorySyncRequest,
+    responses={200: MemorySyncResult, 409: Problem},
+    tags=["work"],
+)
 def memory_sync() -> Response:
     req = parse_body(MemorySyncRequest)
     check_memory_request(req)
-    started = time.perf_counter()
-    buffer = allocate(req.size_mb * L.MIB)
-    allocation_ms = (time.perf_counter() - started) * 1000
+    reservation = _reserve(req)
     try:
-        time.sleep(req.duration_ms / 1000)
-        allocated = len(buffer)
+        started = time.perf_counter()
+        buffer = allocate(req.size_mb * L.MIB)
+        allocation_ms = (time.perf_counter() - started) * 1000
+        try:
+            time.sleep(req.duration_ms / 1000)
+            allocated = len(buffer)
+        finally:
+            buffer.close()  # munmap: the pages go back to the kernel now, not at the next GC
     finally:
-        buffer.close()  # munmap: the pages go back to the kernel now, not at the next GC
+        # Only after munmap: until then the bytes are still held, and the budget must say so.
+        job_store.release(ctx().engine, reservation.id)
     return jsonify(
         status="completed",
         requested_size_mb=req.size_mb,

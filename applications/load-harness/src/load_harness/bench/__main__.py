@@ -10,7 +10,7 @@ import sys
 import time
 from typing import Any
 
-from load_harness.bench import server, workloads
+from load_harness.bench import server, slowclients, workloads
 
 
 def machine() -> dict[str, Any]:
@@ -29,6 +29,7 @@ def main() -> int:
     results["cpu_under_quota_vs_stress_ng"] = server.cpu_under_quota()
     results["memory_job_end_to_end"] = server.memory_job()
     results["health_latency"] = server.health_under_load()
+    results["slow_clients_gthread_vs_buffered"] = slowclients.slow_clients()
     results["work_overhead_end_to_end"] = server.work_overhead()
     results["work_pool"] = workloads.work_overhead()
     results["cold_start"] = server.cold_start()

@@ -200,7 +200,7 @@ def cold_start(runs: int = 5) -> dict[str, float]:
     }
 
 
-def _tree_cpu_seconds(pid: int) -> float:
+def tree_cpu_seconds(pid: int) -> float:
     root = psutil.Process(pid)
     total = 0.0
     for proc in [root, *root.children(recursive=True)]:
@@ -215,9 +215,9 @@ def _tree_cpu_seconds(pid: int) -> float:
 def _settled_share(pid: int, settle_s: float = 2.0, window_s: float = 5.0) -> float:
     """Percent of one core that a process tree uses over a window, after it has settled."""
     time.sleep(settle_s)
-    before, started = _tree_cpu_seconds(pid), time.monotonic()
+    before, started = tree_cpu_seconds(pid), time.monotonic()
     time.sleep(window_s)
-    return 100 * (_tree_cpu_seconds(pid) - before) / (time.monotonic() - started)
+    return 100 * (tree_cpu_seconds(pid) - before) / (time.monotonic() - started)
 
 
 def cpu_under_quota(quota_cores: float = 0.5, utilization: int = 50) -> dict[str, Any]:

@@ -15,13 +15,12 @@ def serve_command(
     """Serve LoadHarness: the supervisor and gunicorn web workers."""
     # Imported here, not at the top: `load-harness drive` shares this package and should not pay for them.
     from load_harness.server.runner import Server
-    from load_harness.settings import get_settings
+    from load_harness.settings import apply_serve_options
     from load_harness.telemetry.logging import configure_logging
 
-    settings = get_settings()
-    overrides = {k: v for k, v in {"host": host, "port": port}.items() if v is not None}
-    if overrides:
-        settings = settings.model_copy(update=overrides)
+    # Not a copy of the settings for this process only: the workers, the supervisor and the SSRF guard all read
+    # get_settings(), so the options must become the settings every process sees.
+    settings = apply_serve_options(host=host, port=port, workers=workers, threads=threads)
     configure_logging(settings, component="serve")
-    server = Server(settings, workers=workers or settings.workers, threads=threads or settings.threads, reload=reload)
+    server = Server(settings, workers=settings.workers, threads=settings.threads, reload=reload)
     raise typer.Exit(server.run())

@@ -6,11 +6,23 @@ from __future__ import annotations
 import json
 import math
 import os
+import re
 from typing import Any
+from urllib.parse import quote, urlsplit, urlunsplit
 
 from load_harness.driver.plan import Mode, Plan, PlanError, Stage, parse_duration, parse_stages
 
 DEFAULT_PATH = "/load/cpu/work"
+# What the driver can put on the wire (it writes the request head as Latin-1): a header name is an RFC 9110
+# token, a value visible ASCII with inner spaces or tabs. Anything else is refused, not guessed at.
+_TOKEN = re.compile(r"[!#$%&'*+.^_`|~0-9A-Za-z-]+")
+_VALUE = re.compile(r"[\x21-\x7e]([\t\x20-\x7e]*[\x21-\x7e])?")
+_HOST = re.compile(r"[a-z0-9_.-]+")  # urlsplit lower-cases the host; IPv6 literals are left to the resolver
+# RFC 3986: characters a path or query may hold as they are; everything else (non-ASCII as UTF-8, spaces,
+# controls) is percent-encoded. A `%` not followed by two hex digits is encoded too.
+_PATH_SAFE = "/:@!$&'()*+,;=~%"
+_QUERY_SAFE = _PATH_SAFE + "?"
+_LONE_PERCENT = re.compile(r"%(?![0-9A-Fa-f]{2})")
 
 
 class OptionsError(ValueError):
@@ -32,14 +44,51 @@ def default_url() -> str:
     return base.rstrip("/") + DEFAULT_PATH
 
 
+def header_problem(name: str, value: str) -> str | None:
+    """Why the driver cannot send this header, or None when it can (it sends the value without outer blanks)."""
+    if not _TOKEN.fullmatch(name):
+        return "the name must be letters, digits and !#$%&'*+-.^_`|~ (an HTTP token)"
+    value = value.strip(" \t")
+    if value and not _VALUE.fullmatch(value):
+        return "the value must be visible ASCII (spaces and tabs inside are fine); encode other text first"
+    return None
+
+
 def parse_headers(items: list[str]) -> list[tuple[str, str]]:
     headers = []
     for item in items:
         name, sep, value = item.partition(":")
-        if not sep or not name.strip() or any(c in item for c in "\r\n"):
-            raise OptionsError(f"bad header {item!r}: use NAME:VALUE", "header", item)
-        headers.append((name.strip(), value.strip()))
+        name, value = name.strip(), value.strip()
+        if not sep or not name or any(c in item for c in "\r\n"):
+            raise OptionsError(f"bad header {item[:80]!r}: use NAME:VALUE", "header", item[:80])
+        problem = header_problem(name, value)
+        if problem:
+            raise OptionsError(f"bad header {item[:80]!r}: {problem}", "header", item[:80])
+        headers.append((name, value))
     return headers
+
+
+def wire_url(url: str) -> str:
+    """The URL as the driver sends it: an ASCII host, the path and query percent-encoded per RFC 3986.
+
+    The request line is written as Latin-1, so a raw `é` or `€` would crash every shard or send other bytes than
+    meant; UTF-8 percent-encoding is what browsers send for the same URL."""
+    try:
+        parts = urlsplit(url)
+        host = parts.hostname or ""
+    except ValueError as exc:  # a bracketed host that is no IPv6 address, or an unclosed bracket
+        raise OptionsError(f"bad URL {url[:200]!r}: {exc}", "url", url[:200]) from None
+    if not host.isascii() or not (_HOST.fullmatch(host) or ":" in host):
+        raise OptionsError(
+            f"bad host {host[:80]!r}: use ASCII letters, digits, '-' and '.' (an international name in its IDNA "
+            "form, xn--…)",
+            "url",
+            url[:200],
+        )
+    path = quote(_LONE_PERCENT.sub("%25", parts.path), safe=_PATH_SAFE)
+    query = quote(_LONE_PERCENT.sub("%25", parts.query), safe=_QUERY_SAFE)
+    fragment = quote(_LONE_PERCENT.sub("%25", parts.fragment), safe=_QUERY_SAFE)
+    return urlunsplit((parts.scheme, parts.netloc, path, query, fragment))
 
 
 def build_plan(
@@ -115,6 +164,7 @@ def build_plan(
         header_pairs.append(("Content-Type", "application/json"))
     if not url.startswith(("http://", "https://")):
         raise OptionsError(f"URL must start with http:// or https://: {url!r}", "url", url)
+    url = wire_url(url)
     verb = (method or ("POST" if body is not None else "GET")).upper()
     return Plan(
         url=url,

@@ -14,9 +14,13 @@ from collections.abc import Iterator
 from dataclasses import asdict, dataclass, replace
 from typing import Any, Literal
 
+from load_harness import limits as L
+
 Mode = Literal["open", "closed"]
 
-_DURATION_PART = re.compile(r"(\d+(?:\.\d+)?)(ms|us|µs|s|m|h)")
+# Possessive quantifiers: a digit run is read once and never re-split, so a long run without a unit fails in
+# linear time (findall with plain `\d+` retried every suffix of the run: quadratic). ASCII digits only.
+_DURATION_PART = re.compile(r"([0-9]++(?:\.[0-9]++)?)(ms|us|µs|s|m|h)")
 _UNITS = {"us": 1e-6, "µs": 1e-6, "ms": 1e-3, "s": 1.0, "m": 60.0, "h": 3600.0}
 
 
@@ -25,15 +29,21 @@ class PlanError(ValueError):
 
 
 def parse_duration(text: str) -> float:
-    """'30s', '1m30s', '500ms', '2h', or a bare number of seconds -> seconds (> 0)."""
+    """'30s', '1m30s', '500ms', '2h', or a bare number of seconds -> seconds (> 0). Linear in the length, which
+    is capped at limits.DURATION_TEXT_MAX before any parsing."""
+    if len(text) > L.DURATION_TEXT_MAX:
+        raise PlanError(f"duration is {len(text)} characters long; at most {L.DURATION_TEXT_MAX} (e.g. 1m30s)")
     text = text.strip().lower()
     try:
         seconds = float(text)
     except ValueError:
-        parts = _DURATION_PART.findall(text)
-        if not parts or "".join(n + u for n, u in parts) != text:
-            raise PlanError(f"bad duration {text!r}: use e.g. 30s, 1m30s, 500ms") from None
-        seconds = sum(float(n) * _UNITS[u] for n, u in parts)
+        seconds, position = 0.0, 0
+        while position < len(text) or not text:
+            part = _DURATION_PART.match(text, position)  # anchored at `position`: each character is read once
+            if part is None:
+                raise PlanError(f"bad duration {text!r}: use e.g. 30s, 1m30s, 500ms") from None
+            seconds += float(part[1]) * _UNITS[part[2]]
+            position = part.end()
     if not math.isfinite(seconds) or seconds <= 0:
         raise PlanError(f"duration must be positive: {text!r}")
     return seconds
@@ -51,6 +61,8 @@ def parse_stages(text: str) -> tuple[Stage, ...]:
     for item in (part.strip() for part in text.split(",")):
         if not item:
             continue
+        if len(item) > L.STAGE_TEXT_MAX:
+            raise PlanError(f"stage {item[:40]!r}… is {len(item)} characters long; at most {L.STAGE_TEXT_MAX}")
         duration, sep, target = item.partition(":")
         if not sep:
             raise PlanError(f"bad stage {item!r}: use DURATION:TARGET, e.g. 30s:100")

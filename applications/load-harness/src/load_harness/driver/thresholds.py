@@ -12,6 +12,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from load_harness import limits as L
+
 _LATENCY = {"p50", "p90", "p95", "p99", "p99.9", "max", "mean", "min"}
 _RATIO = {"errors", "dropped"}
 _OPS: dict[str, Callable[[float, float], bool]] = {
@@ -21,7 +23,11 @@ _OPS: dict[str, Callable[[float, float], bool]] = {
     ">=": operator.ge,
 }
 _UNIT_MS = {"us": 0.001, "µs": 0.001, "ms": 1.0, "s": 1000.0}
-_PATTERN = re.compile(r"^\s*(service\.)?([a-z0-9.]+)\s*(<=|>=|<|>)\s*([0-9]*\.?[0-9]+)\s*(us|µs|ms|s|%)?\s*$")
+# One way to read each text: the number is `digits[.digits]` or `.digits` (the old `[0-9]*\.?[0-9]+` could split a
+# digit run anywhere, quadratic on a long run that fails), and possessive quantifiers never give characters back.
+_PATTERN = re.compile(
+    r"(service\.)?([a-z0-9.]++)\s*+(<=|>=|<|>)\s*+([0-9]++(?:\.[0-9]++)?|\.[0-9]++)\s*+(us|µs|ms|s|%)?"
+)
 
 
 class ThresholdError(ValueError):
@@ -47,7 +53,10 @@ class Threshold:
 
 
 def parse_threshold(text: str) -> Threshold:
-    match = _PATTERN.match(text.lower())
+    """Linear in the length, which is capped at limits.THRESHOLD_TEXT_MAX before any parsing."""
+    if len(text) > L.THRESHOLD_TEXT_MAX:
+        raise ThresholdError(f"threshold {text[:40]!r}… is {len(text)} characters long; at most {L.THRESHOLD_TEXT_MAX}")
+    match = _PATTERN.fullmatch(text.strip().lower())
     if not match:
         raise ThresholdError(f"bad threshold {text!r}: use e.g. 'p99<500ms', 'errors<1%', 'rps>100'")
     service, name, op, number, unit = match.groups()

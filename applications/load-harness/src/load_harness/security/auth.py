@@ -1,26 +1,20 @@
 """Optional API key. When API_KEY is set, every path except probes, metrics, the API docs and static files
-needs `X-API-Key: KEY`, `Authorization: Bearer KEY`, or a dashboard session. Keys are compared in constant time."""
+needs `X-API-Key: KEY`, `Authorization: Bearer KEY`, or a dashboard session (security/sessions.py, checked
+against the store on every request). Keys are compared in constant time, and wrong keys count against the
+client's failed-authentication budget (security/throttle.py): over it, a 429 with Retry-After."""
 
 from __future__ import annotations
 
-import hmac
-
-from flask import Flask, Request, redirect, request, session, url_for
+from flask import Flask, Request, redirect, request, url_for
 from werkzeug.wrappers import Response as WerkzeugResponse
 
 from load_harness.api.problems import ProblemError
+from load_harness.security import sessions, throttle
 from load_harness.security.csrf import SAFE_METHODS, token_valid
+from load_harness.security.public import is_public  # what needs no key: one list, shared with chaos
+from load_harness.security.throttle import key_matches as key_matches  # re-exported: older imports keep working
 
-# /flagger/load-test checks the key itself: Flagger cannot send headers, so it also accepts metadata.token.
-PUBLIC_EXACT = {"/health", "/ready", "/metrics", "/openapi.json", "/apispec.json", "/ui/login", "/flagger/load-test"}
-PUBLIC_PREFIXES = ("/apidocs", "/static/")
-SESSION_FLAG = "authenticated"
-
-
-def key_matches(candidate: str | None, expected: str) -> bool:
-    if not candidate or not expected:
-        return False
-    return hmac.compare_digest(candidate.encode("utf-8"), expected.encode("utf-8"))
+KEY_DETAIL = "this endpoint needs an API key: send X-API-Key or Authorization: Bearer"
 
 
 def presented_key(req: Request) -> str | None:
@@ -34,18 +28,23 @@ def presented_key(req: Request) -> str | None:
     return None
 
 
-def is_public(path: str) -> bool:
-    return path in PUBLIC_EXACT or path.startswith(PUBLIC_PREFIXES)
-
-
 def install(app: Flask, api_key: str) -> None:
+    throttle.install(app)
+    sessions.install(app)
+    # The session's end is its row's absolute expires_at. The cookie is written at login (and when its content
+    # changes), not re-sent with a fresh expiry on every request, so it does not outlive the row either.
+    app.config["SESSION_REFRESH_EACH_REQUEST"] = False
+
     @app.before_request
     def _require_key() -> WerkzeugResponse | None:
         if not api_key or is_public(request.path):
             return None
-        if key_matches(presented_key(request), api_key):
+        candidate = presented_key(request)
+        if candidate is not None:
+            # A presented key is judged on its own, even with a session cookie alongside: a wrong key is a guess.
+            throttle.require_key(candidate, api_key, KEY_DETAIL)
             return None
-        if session.get(SESSION_FLAG) is True:
+        if sessions.signed_in():
             # A browser session: the dashboard checks its own forms; API calls riding on the cookie need the
             # session's CSRF token too, or a page on another site could make the browser call the API.
             if request.method in SAFE_METHODS or request.path.startswith("/ui") or token_valid():
@@ -53,9 +52,4 @@ def install(app: Flask, api_key: str) -> None:
             raise ProblemError(403, "Forbidden", "send the session's X-CSRF-Token with this request", kind="csrf")
         if request.path.startswith("/ui") and "dashboard.login" in app.view_functions:
             return redirect(url_for("dashboard.login", next=request.path))
-        raise ProblemError(
-            401,
-            "Unauthorized",
-            "this endpoint needs an API key: send X-API-Key or Authorization: Bearer",
-            kind="unauthorized",
-        )
+        raise throttle.unauthorized(KEY_DETAIL)

@@ -5,9 +5,13 @@ from __future__ import annotations
 import os
 from typing import Any
 
+from load_harness.settings import get_settings
 from load_harness.telemetry.metrics import mark_process_dead
+from load_harness.workloads import lifeline
 
-worker_class = "gthread"
+# "gthread" stays selectable so the benchmark can measure the new worker next to it (ADR 0006).
+WORKER_CLASSES = {"buffered": "load_harness.server.worker.BufferedThreadWorker", "gthread": "gthread"}
+worker_class = WORKER_CLASSES[get_settings().web_worker]
 # Enough threads that probes always find a free one while /load/cpu/work requests wait on the work pool.
 threads = int(os.environ.get("LOAD_HARNESS_THREADS", "16"))
 workers = int(os.environ.get("LOAD_HARNESS_WORKERS", "1"))
@@ -21,10 +25,15 @@ loglevel = "warning"
 proc_name = "load-harness-web"
 
 
-def post_fork(_server: Any, _worker: Any) -> None:
+def post_fork(_server: Any, worker: Any) -> None:
+    # First: a worker dies with the master. Without this, after `kill -9` of serve (which takes the master with
+    # it) workers noticed only at their next poll and then drained for graceful_timeout, answering requests and
+    # holding the port for 5-8 s. The master forks from its main thread, so the signal follows the master.
+    lifeline.set_parent_death_signal()
+    if os.getppid() != worker.ppid:  # the master died between fork and prctl: no signal will come
+        os._exit(1)
     # Workers fork from a master that imported the app; each opens its own database connections.
     from load_harness.procname import set_process_name
-    from load_harness.settings import get_settings
     from load_harness.store.engine import get_engine
     from load_harness.telemetry.logging import configure_logging
 

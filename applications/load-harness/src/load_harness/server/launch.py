@@ -70,25 +70,31 @@ def launch(
     database_url: str | None = None,
     extra_env: dict[str, str] | None = None,
     preexec: Callable[[], None] | None = None,
+    port: int | None = None,
+    address_as_options: bool = False,
 ) -> LaunchedServer:
-    """Start `load-harness serve` on 127.0.0.1 and a free port, with its database and log under `workdir`.
+    """Start `load-harness serve` on 127.0.0.1 and a free port (or `port`), with its database and log under
+    `workdir`. The address goes in HOST and PORT, or with `address_as_options` in --host and --port only.
 
     `preexec` runs in the child before exec (for example, to enter a CPU-limited cgroup)."""
-    port = free_port()
-    env = {k: v for k, v in os.environ.items() if not k.startswith(_PARENT_ONLY)}
+    port = port or free_port()
+    env = {k: v for k, v in os.environ.items() if not k.startswith(_PARENT_ONLY) and k not in ("HOST", "PORT")}
     env.update(
         POD_NAME=pod,
-        PORT=str(port),
-        HOST="127.0.0.1",
         DATABASE_URL=database_url or f"sqlite:///{workdir / 'lh.db'}",
         ENVIRONMENT="local",
         LOG_FORMAT="json",
     )
+    command = [str(BIN), "serve", "--workers", str(workers)]
+    if address_as_options:
+        command += ["--host", "127.0.0.1", "--port", str(port)]
+    else:
+        env.update(HOST="127.0.0.1", PORT=str(port))
     env.update(extra_env or {})
     log_path = workdir / f"server-{pod}-{port}.log"
-    with log_path.open("wb") as log:
+    with log_path.open("ab") as log:
         proc = subprocess.Popen(
-            [str(BIN), "serve", "--workers", str(workers)],
+            command,
             env=env,
             stdout=log,
             stderr=subprocess.STDOUT,

@@ -2,16 +2,24 @@
 
 Web workers create rows and request stops; the pod's supervisor claims rows, records measurements and finishes
 them. Because both sides only talk through these rows, any worker or replica sees and can stop any job.
+
+A `POST /load/memory/sync` holds memory inside a web worker, not in a job; it reserves its bytes with a row of
+kind "memory-sync" for as long as it runs, so syncs and memory jobs share one memory budget per pod. Such a row is
+owned by the web worker (claimed_by names the process), never claimed by the supervisor, and deleted when the
+sync returns. If the worker dies first, the supervisor marks the row lost (`reap_syncs`); until then its deadline
+bounds how long it can count.
 """
 
 from __future__ import annotations
 
+import os
 import secrets
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+import psutil
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
@@ -19,7 +27,9 @@ from load_harness.store.tables import ACTIVE_STATUS, jobs, pods
 from load_harness.store.upsert import insert_ignore
 
 Clock = Callable[[], float]
-ID_PREFIX = {"cpu": "job", "memory": "mem"}
+SYNC_KIND = "memory-sync"
+JOB_KINDS = ("cpu", "memory")  # what the supervisor runs, and what lists and counts show
+ID_PREFIX = {"cpu": "job", "memory": "mem", SYNC_KIND: "sync"}
 
 
 @dataclass(frozen=True)
@@ -74,6 +84,24 @@ def new_job_id(kind: str, now: float) -> str:
     return f"{ID_PREFIX[kind]}_{int(now * 1000)}_{secrets.token_hex(3)}"
 
 
+def _memory_held(conn: sa.Connection, pod: str, now: float) -> int:
+    """Bytes held on this pod by running memory jobs and by syncs still within their deadline."""
+    live_sync = sa.and_(jobs.c.kind == SYNC_KIND, jobs.c.deadline_at > now)
+    query = sa.select(sa.func.coalesce(sa.func.sum(jobs.c.memory_bytes), 0)).where(
+        jobs.c.pod == pod, jobs.c.status == ACTIVE_STATUS, sa.or_(jobs.c.kind != SYNC_KIND, live_sync)
+    )
+    return int(conn.execute(query).scalar_one())
+
+
+def _memory_refusal(pod: str, held: int, adding: int, budget_bytes: int) -> AdmissionError | None:
+    if held + adding <= budget_bytes:
+        return None
+    return AdmissionError(
+        f"pod {pod} holds {held // 2**20} MiB in memory jobs and /load/memory/sync requests; adding "
+        f"{adding // 2**20} MiB would exceed {budget_bytes // 2**20} MiB (the memory limit minus MEMORY_SAFETY_MB)"
+    )
+
+
 def create(engine: Engine, new: NewJob, budget: Budget, clock: Clock = time.time) -> Job:
     """Insert a running job if the pod's budget allows it; raise AdmissionError otherwise.
 
@@ -86,10 +114,9 @@ def create(engine: Engine, new: NewJob, budget: Budget, clock: Clock = time.time
             sa.select(
                 sa.func.count(),
                 sa.func.coalesce(sa.func.sum(jobs.c.cpu_cores), 0.0),
-                sa.func.coalesce(sa.func.sum(jobs.c.memory_bytes), 0),
-            ).where(jobs.c.pod == new.pod, jobs.c.status == ACTIVE_STATUS)
+            ).where(jobs.c.pod == new.pod, jobs.c.status == ACTIVE_STATUS, jobs.c.kind.in_(JOB_KINDS))
         ).one()
-        count, cores, held = int(running[0]), float(running[1]), int(running[2])
+        count, cores = int(running[0]), float(running[1])
         if count + 1 > budget.max_jobs:
             raise AdmissionError(
                 f"pod {new.pod} already runs {count} jobs; the limit is {budget.max_jobs} (MAX_CONCURRENT_JOBS)"
@@ -99,11 +126,10 @@ def create(engine: Engine, new: NewJob, budget: Budget, clock: Clock = time.time
                 f"pod {new.pod} burns {cores:g} cores in running jobs; adding {new.cpu_cores:g} would exceed "
                 f"the budget of {budget.cpu_cores:g} cores (available cores × CPU_OVERCOMMIT)"
             )
-        if new.memory_bytes and held + new.memory_bytes > budget.memory_bytes:
-            raise AdmissionError(
-                f"pod {new.pod} holds {held // 2**20} MiB in running jobs; adding {new.memory_bytes // 2**20} MiB "
-                f"would exceed {budget.memory_bytes // 2**20} MiB (the memory limit minus MEMORY_SAFETY_MB)"
-            )
+        if new.memory_bytes:
+            refusal = _memory_refusal(new.pod, _memory_held(conn, new.pod, now), new.memory_bytes, budget.memory_bytes)
+            if refusal is not None:
+                raise refusal
         job_id = new_job_id(new.kind, now)
         conn.execute(
             jobs.insert().values(
@@ -123,6 +149,100 @@ def create(engine: Engine, new: NewJob, budget: Budget, clock: Clock = time.time
         return Job.from_row(conn.execute(jobs.select().where(jobs.c.id == job_id)).one())
 
 
+def reserve_memory(
+    engine: Engine,
+    pod: str,
+    memory_bytes: int,
+    hold_s: float,
+    budget_bytes: int,
+    params: dict[str, Any],
+    owner: str,
+    clock: Clock = time.time,
+) -> Job:
+    """Reserve memory for a sync allocation in the pod's one memory budget; raise AdmissionError when it is full.
+
+    Atomic like `create` (same lock). The row counts until `release` deletes it, the supervisor reaps it because
+    its owner died, or `hold_s` has passed, whichever comes first. Syncs are requests, not jobs: they do not count
+    against MAX_CONCURRENT_JOBS, only against memory."""
+    now = clock()
+    with engine.begin() as conn:
+        _lock_pod(conn, pod)
+        refusal = _memory_refusal(pod, _memory_held(conn, pod, now), memory_bytes, budget_bytes)
+        if refusal is not None:
+            raise refusal
+        job_id = new_job_id(SYNC_KIND, now)
+        conn.execute(
+            jobs.insert().values(
+                id=job_id,
+                kind=SYNC_KIND,
+                params=params,
+                pod=pod,
+                status=ACTIVE_STATUS,
+                claimed_by=owner,  # never NULL, so the supervisor never claims it as a job to start
+                stop_requested=False,
+                cpu_cores=0.0,
+                memory_bytes=memory_bytes,
+                created_at=now,
+                started_at=now,
+                deadline_at=now + hold_s,
+            )
+        )
+        return Job.from_row(conn.execute(jobs.select().where(jobs.c.id == job_id)).one())
+
+
+def release(engine: Engine, job_id: str) -> None:
+    """End a sync's reservation. Deleted rather than finished: a load test makes one per request."""
+    with engine.begin() as conn:
+        conn.execute(jobs.delete().where(jobs.c.id == job_id, jobs.c.kind == SYNC_KIND))
+
+
+_OWNER: tuple[int, str] | None = None
+
+
+def owner_of(pid: int) -> str:
+    """A process, named so that a reused pid does not pass for it: pid and start time."""
+    return f"pid:{pid}:{psutil.Process(pid).create_time():.3f}"
+
+
+def process_owner() -> str:
+    """This process's owner_of name, computed once per process."""
+    global _OWNER
+    pid = os.getpid()
+    if _OWNER is None or _OWNER[0] != pid:  # a forked worker must not keep its parent's name
+        _OWNER = (pid, owner_of(pid))
+    return _OWNER[1]
+
+
+def owner_alive(owner: str) -> bool:
+    """True while the process that `process_owner()` named still runs (on this host)."""
+    try:
+        _, pid, started = owner.split(":")
+        proc = psutil.Process(int(pid))
+        return f"{proc.create_time():.3f}" == started and proc.status() != psutil.STATUS_ZOMBIE
+    except (ValueError, psutil.Error):
+        return False
+
+
+def reap_syncs(engine: Engine, pod: str, alive: Callable[[str], bool] = owner_alive, clock: Clock = time.time) -> int:
+    """Mark lost the sync reservations of this pod whose web worker died or whose deadline passed: their memory
+    went back to the kernel with the process. Run by the pod's supervisor, which shares the web workers' host."""
+    now = clock()
+    with engine.begin() as conn:
+        rows = conn.execute(
+            sa.select(jobs.c.id, jobs.c.claimed_by, jobs.c.deadline_at).where(
+                jobs.c.pod == pod, jobs.c.kind == SYNC_KIND, jobs.c.status == ACTIVE_STATUS
+            )
+        ).all()
+        gone = [row.id for row in rows if row.deadline_at <= now or not alive(row.claimed_by or "")]
+        if gone:
+            conn.execute(
+                jobs.update()
+                .where(jobs.c.id.in_(gone), jobs.c.status == ACTIVE_STATUS)
+                .values(status="lost", finished_at=now, error="the web worker that held this allocation died")
+            )
+    return len(gone)
+
+
 def _lock_pod(conn: sa.Connection, pod: str) -> None:
     # Serialises admission per pod on PostgreSQL; SQLite's BEGIN IMMEDIATE already serialises all writers.
     insert_ignore(conn, pods, name=pod)
@@ -138,9 +258,9 @@ def get(engine: Engine, job_id: str) -> Job | None:
 def list_jobs(
     engine: Engine, kind: str | None = None, limit: int = 50, statuses: Sequence[str] | None = None
 ) -> list[Job]:
+    """Jobs, newest first: one kind, or every job kind (sync reservations are requests, not jobs)."""
     query = jobs.select().order_by(jobs.c.created_at.desc()).limit(limit)
-    if kind:
-        query = query.where(jobs.c.kind == kind)
+    query = query.where(jobs.c.kind == kind) if kind else query.where(jobs.c.kind.in_(JOB_KINDS))
     if statuses:
         query = query.where(jobs.c.status.in_(statuses))
     with engine.connect() as conn:
@@ -149,8 +269,7 @@ def list_jobs(
 
 def count(engine: Engine, kind: str | None = None, status: str | None = None) -> int:
     query = sa.select(sa.func.count()).select_from(jobs)
-    if kind:
-        query = query.where(jobs.c.kind == kind)
+    query = query.where(jobs.c.kind == kind) if kind else query.where(jobs.c.kind.in_(JOB_KINDS))
     if status:
         query = query.where(jobs.c.status == status)
     with engine.connect() as conn:
@@ -179,9 +298,10 @@ def mark_lost(engine: Engine, pod: str, supervisor_id: str, supervisor_started: 
             sa.and_(jobs.c.claimed_by.is_not(None), jobs.c.claimed_by != supervisor_id),
             sa.and_(jobs.c.claimed_by.is_(None), jobs.c.created_at < supervisor_started),
         )
+        # Sync reservations belong to web workers, which may well outlive a supervisor; reap_syncs handles them.
         result = conn.execute(
             jobs.update()
-            .where(jobs.c.pod == pod, jobs.c.status == ACTIVE_STATUS, stale)
+            .where(jobs.c.pod == pod, jobs.c.status == ACTIVE_STATUS, jobs.c.kind.in_(JOB_KINDS), stale)
             .values(status="lost", finished_at=clock(), error="the process that ran this job died")
         )
     return int(result.rowcount or 0)
@@ -191,7 +311,12 @@ def claim(engine: Engine, pod: str, supervisor_id: str, clock: Clock = time.time
     """Take ownership of this pod's new rows; the caller starts their processes."""
     now = clock()
     with engine.begin() as conn:
-        where = [jobs.c.pod == pod, jobs.c.status == ACTIVE_STATUS, jobs.c.claimed_by.is_(None)]
+        where = [
+            jobs.c.pod == pod,
+            jobs.c.status == ACTIVE_STATUS,
+            jobs.c.claimed_by.is_(None),
+            jobs.c.kind.in_(JOB_KINDS),
+        ]
         rows = [Job.from_row(r) for r in conn.execute(jobs.select().where(*where))]
         if rows:
             conn.execute(

@@ -5,6 +5,7 @@ process or pod each shard ran in. When the last shard finishes, the merged summa
 
 from __future__ import annotations
 
+import hashlib
 import secrets
 import time
 from collections.abc import Callable, Sequence
@@ -14,6 +15,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
+from load_harness.store.jobs import _lock_pod as lock_pod  # one admission lock per pod for jobs and runs
 from load_harness.store.tables import RUN_ACTIVE, run_shards, runs
 from load_harness.store.upsert import insert_ignore
 
@@ -71,6 +73,26 @@ class Shard:
         return cls(**row._asdict())
 
 
+@dataclass(frozen=True)
+class RunBudget:
+    """What one pod's supervisor may run at once: runs (pending or running) and their shard processes."""
+
+    max_runs: int
+    max_shard_processes: int
+
+
+class RunAdmissionError(Exception):
+    """The pod has no room for this run; the message names the limit and its setting."""
+
+
+class DuplicateRun(Exception):
+    """An active run already holds the dedupe key; `run` is that run."""
+
+    def __init__(self, run: Run) -> None:
+        super().__init__(f"run {run.id} with the same dedupe key is still {run.status}")
+        self.run = run
+
+
 def new_run_id(now: float) -> str:
     return f"run_{int(now * 1000)}_{secrets.token_hex(3)}"
 
@@ -84,11 +106,29 @@ def create(
     shards: int,
     source: str,
     pod: str | None,
+    budget: RunBudget | None = None,
+    dedupe_key: str | None = None,
     clock: Clock = time.time,
 ) -> Run:
+    """Insert a pending run. With `budget`, a run for a pod is admitted only within the pod's budget (else
+    RunAdmissionError); with `dedupe_key`, an active run holding the same key raises DuplicateRun instead.
+
+    Checks and insert share one write transaction, as job admission does: BEGIN IMMEDIATE on SQLite serialises
+    every writer; on PostgreSQL an advisory lock on the key and a row lock on the pod row serialise the requests
+    that could collide. So concurrent requests cannot all pass a check before any of them has inserted."""
     now = clock()
     run_id = new_run_id(now)
+    if dedupe_key is not None:
+        options = {**options, "dedupe": dedupe_key}
     with engine.begin() as conn:
+        if dedupe_key is not None:
+            _lock_key(conn, dedupe_key)  # taken before the pod lock, always: no lock-order deadlock
+            for row in conn.execute(runs.select().where(runs.c.status.in_(RUN_ACTIVE))):
+                if (row.options or {}).get("dedupe") == dedupe_key:
+                    raise DuplicateRun(Run.from_row(row))
+        if pod is not None and budget is not None:
+            lock_pod(conn, pod)
+            _admit(conn, pod, shards, budget)
         conn.execute(
             runs.insert().values(
                 id=run_id,
@@ -104,6 +144,32 @@ def create(
             )
         )
         return Run.from_row(conn.execute(runs.select().where(runs.c.id == run_id)).one())
+
+
+def _lock_key(conn: sa.Connection, key: str) -> None:
+    # A transaction-scoped lock without a table or a migration; SQLite's BEGIN IMMEDIATE already serialises.
+    if conn.dialect.name == "postgresql":
+        number = int.from_bytes(hashlib.sha256(key.encode()).digest()[:8], "big", signed=True)
+        conn.execute(sa.select(sa.func.pg_advisory_xact_lock(number)))
+
+
+def _admit(conn: sa.Connection, pod: str, shards: int, budget: RunBudget) -> None:
+    active = conn.execute(
+        sa.select(sa.func.count(), sa.func.coalesce(sa.func.sum(runs.c.shards), 0)).where(
+            runs.c.pod == pod, runs.c.status.in_(RUN_ACTIVE)
+        )
+    ).one()
+    count, processes = int(active[0]), int(active[1])
+    if count + 1 > budget.max_runs:
+        raise RunAdmissionError(
+            f"pod {pod} already has {count} active runs (pending or running); the limit is {budget.max_runs} "
+            "(MAX_CONCURRENT_RUNS)"
+        )
+    if processes + shards > budget.max_shard_processes:
+        raise RunAdmissionError(
+            f"pod {pod} already runs {processes} driver shard processes; {shards} more would exceed "
+            f"{budget.max_shard_processes} (MAX_SHARD_PROCESSES)"
+        )
 
 
 def get(engine: Engine, run_id: str) -> Run | None:

@@ -84,12 +84,29 @@ run_shards = sa.Table(
     sa.Column("updated_at", sa.Float, nullable=False),
 )
 
-# Failed dashboard logins, shared by every worker and replica, so the limit holds for the whole deployment.
-login_failures = sa.Table(
-    "login_failures",
+# Failed authentication attempts (wrong API keys, Bearer tokens, Flagger tokens and dashboard logins): one row
+# per client address, shared by every worker and replica, so the limit holds for the whole deployment. `failures`
+# holds the times of the most recent failures (at most the limit's worth): the sliding window needs no more. The
+# row is also what a check-and-record locks (security/throttle.py), so concurrent guesses are counted one by one.
+auth_failures = sa.Table(
+    "auth_failures",
     metadata,
-    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
-    sa.Column("client", sa.String(64), nullable=False),
-    sa.Column("at", sa.Float, nullable=False),
-    sa.Index("ix_login_failures_client_at", "client", "at"),
+    sa.Column("client", sa.String(64), primary_key=True),
+    sa.Column("failures", sa.JSON, nullable=False),
+    sa.Column("last_at", sa.Float, nullable=False),
+    sa.Index("ix_auth_failures_last_at", "last_at"),
+)
+
+# Dashboard sessions. The cookie carries only a random id; this row decides whether it is still good, so logout
+# and a new API key end a session everywhere at once. `id` is the SHA-256 of the cookie's id (a leaked table
+# yields no usable cookie); `key_fingerprint` is an HMAC of the API key the session was issued under; `expires_at`
+# is absolute and never moves.
+dashboard_sessions = sa.Table(
+    "dashboard_sessions",
+    metadata,
+    sa.Column("id", sa.String(64), primary_key=True),
+    sa.Column("key_fingerprint", sa.String(64), nullable=False),
+    sa.Column("created_at", sa.Float, nullable=False),
+    sa.Column("expires_at", sa.Float, nullable=False),
+    sa.Index("ix_dashboard_sessions_expires_at", "expires_at"),
 )

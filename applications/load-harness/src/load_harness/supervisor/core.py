@@ -83,6 +83,10 @@ class Supervisor:
             self._last_heartbeat = now
             pod_store.heartbeat(self.engine, self.pod, now)
             self.runs.sweep_stale()
+            # A web worker that died during /load/memory/sync freed its memory; free its share of the budget too.
+            reaped = job_store.reap_syncs(self.engine, self.pod, clock=self.clock)
+            if reaped:
+                log.warning("reaped %d memory sync reservation(s) of dead web workers", reaped)
 
     def _end(self, job_id: str, status: str, error: str | None = None) -> None:
         running = self.running.pop(job_id, None)

@@ -42,18 +42,45 @@ class JsonFormatter(logging.Formatter):
         return json.dumps(entry, default=str)
 
 
+# Characters that end or rewrite a line in a terminal or a log viewer: C0 and C1 controls, DEL, and Unicode's line
+# and paragraph separators. A request for `/x%0a12:00:00 INFO  web ...` must not print a second, forged record.
+_CONTROL = [*range(0x20), *range(0x7F, 0xA0), 0x2028, 0x2029]
+_ESCAPES = {code: f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}" for code in _CONTROL}
+_ESCAPES |= {ord("\n"): "\\n", ord("\r"): "\\r", ord("\t"): "\\t"}
+
+
+def escape_controls(value: object) -> str:
+    """`str(value)` with every control character written as an escape (\\n, \\x1b, \\u2028), so it stays on one
+    line. A backslash is left as it is: it cannot break a line."""
+    return str(value).translate(_ESCAPES)
+
+
 class TextFormatter(logging.Formatter):
+    """One line per record on a laptop. Everything that can carry request data (the message and its arguments,
+    extras, the request id) is escaped; only a traceback spans several lines, each continuation indented, so a
+    line that starts at the margin is always a record."""
+
     def __init__(self, component: str) -> None:
-        super().__init__("%(asctime)s %(levelname)-7s " + component + " %(name)s: %(message)s", "%H:%M:%S")
+        super().__init__(datefmt="%H:%M:%S")
+        self.component = escape_controls(component)
 
     def format(self, record: logging.LogRecord) -> str:
-        line = super().format(record)
+        line = (
+            f"{self.formatTime(record, self.datefmt)} {record.levelname:<7} {self.component} "
+            f"{escape_controls(record.name)}: {escape_controls(record.getMessage())}"
+        )
         extras = {k: v for k, v in record.__dict__.items() if k not in _STANDARD and not k.startswith("_")}
         request_id = request_id_var.get()
         if request_id:
             extras["request_id"] = request_id
         if extras:
-            line += " " + " ".join(f"{k}={v}" for k, v in extras.items())
+            line += " " + " ".join(f"{escape_controls(k)}={escape_controls(v)}" for k, v in extras.items())
+        if record.exc_info and not record.exc_text:
+            record.exc_text = self.formatException(record.exc_info)
+        for block in (record.exc_text, self.formatStack(record.stack_info) if record.stack_info else None):
+            if block:
+                # An exception's message may hold request data too: escape within each line, indent every line.
+                line += "".join("\n    " + escape_controls(part) for part in block.rstrip("\n").split("\n"))
         return line
 
 

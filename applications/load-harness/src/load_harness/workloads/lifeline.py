@@ -12,7 +12,6 @@ Two mechanisms, because each alone has a gap:
 from __future__ import annotations
 
 import ctypes
-import ctypes.util
 import multiprocessing
 import os
 import signal
@@ -32,7 +31,9 @@ def _set_pdeathsig(sig: int) -> bool:
     if not sys.platform.startswith("linux"):
         return False
     try:
-        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
+        # The symbols already loaded (libc's among them), not find_library("c"): that runs `ldconfig -p` in a
+        # subprocess, milliseconds in every web worker and pool process, during which no signal is set yet.
+        libc = ctypes.CDLL(None, use_errno=True)
         return int(libc.prctl(PR_SET_PDEATHSIG, sig, 0, 0, 0)) == 0
     except (OSError, AttributeError):
         return False
