@@ -21,6 +21,10 @@ from load_harness.store.migrate import upgrade
 READY_TIMEOUT_S = 60
 
 
+# How many callers the race tests hold at a barrier before letting them all at the store at once.
+RACERS = 8
+
+
 @dataclass
 class RunningServer(LaunchedServer):
     session: requests.Session = field(default_factory=requests.Session)

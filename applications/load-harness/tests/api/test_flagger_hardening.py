@@ -7,19 +7,19 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from typing import Any
 
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
-from load_harness.api import runs as runs_api
+from lh_support import RACERS
 from werkzeug.test import TestResponse
 
 CANARY = "http://podinfo-canary.test:9898/"
 PATH = "/flagger/load-test"
 PARSE_BUDGET_S = 0.050
-CALLERS = 8
+CALLERS = RACERS
 
 
 @pytest.fixture
@@ -107,20 +107,6 @@ def test_each_webhook_of_a_canary_gets_its_own_run(app_factory: Callable[..., Fl
     # Another canary with the same metadata is another run.
     other = client.post(PATH, json=payload(cpu, name="other")).get_json()
     assert other["status"] == "started"
-
-
-@pytest.fixture
-def gate(monkeypatch: pytest.MonkeyPatch) -> Iterator[threading.Barrier]:
-    barrier = threading.Barrier(CALLERS, timeout=60)
-    original = runs_api.check_target
-
-    def gated(url: str, settings: Any) -> str:
-        barrier.wait()
-        return original(url, settings)
-
-    monkeypatch.setattr(runs_api, "check_target", gated)
-    yield barrier
-    barrier.abort()
 
 
 @pytest.mark.usefixtures("gate")

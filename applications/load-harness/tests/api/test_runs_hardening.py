@@ -8,14 +8,14 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from typing import Any
 
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
+from lh_support import RACERS
 from load_harness import limits as L
-from load_harness.api import runs as runs_api
 from load_harness.cli.drive import drive_command
 from load_harness.context import KEY
 from load_harness.driver.client import build_target
@@ -28,7 +28,7 @@ from werkzeug.test import TestResponse
 
 PARSE_BUDGET_S = 0.050  # the most CPU any request may spend parsing
 SIZES = [4_000, 60_000]  # 4,000 digits already cost ~0.5 s before the fix; 60,000 is near the 64 KiB body cap
-CALLERS = 8
+CALLERS = RACERS
 
 
 def cpu_post(client: FlaskClient, path: str, body: dict[str, Any]) -> tuple[TestResponse, float]:
@@ -126,21 +126,6 @@ def test_local_runs_are_capped_per_pod(app_factory: Callable[..., Flask]) -> Non
     # A finished run frees its slot.
     run_store.fail(app.extensions[KEY].engine, first.get_json()["run_id"], "failed", "test")
     assert client.post("/runs", json={"rate": 5}).status_code == 202
-
-
-@pytest.fixture
-def gate(monkeypatch: pytest.MonkeyPatch) -> Iterator[threading.Barrier]:
-    """Hold every caller inside create_run, after any check that precedes the store, until all have arrived."""
-    barrier = threading.Barrier(CALLERS, timeout=60)
-    original = runs_api.check_target
-
-    def gated(url: str, settings: Any) -> str:
-        barrier.wait()
-        return original(url, settings)
-
-    monkeypatch.setattr(runs_api, "check_target", gated)
-    yield barrier
-    barrier.abort()
 
 
 def post_together(app: Flask, path: str, body: dict[str, Any]) -> list[TestResponse]:

@@ -24,7 +24,7 @@ def _reject_constant(name: str) -> float:
 
 
 def require_json() -> None:
-    """Refuse a body that is not declared as JSON (415), even an empty one.
+    """Refuse a body that is not declared as JSON (415), even an empty one a browser sends.
 
     A web page can send text/plain, a form or no body at all to any origin without asking first; it can only
     send `application/json` cross-origin after a CORS preflight, which this server never grants. So requiring
