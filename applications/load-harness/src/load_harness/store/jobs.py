@@ -19,7 +19,6 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-import psutil
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
@@ -199,9 +198,18 @@ def release(engine: Engine, job_id: str) -> None:
 _OWNER: tuple[int, str] | None = None
 
 
+def _stat_fields(pid: int) -> list[str]:
+    """/proc/<pid>/stat after the command name (which may hold spaces and parentheses): state is [0]."""
+    with open(f"/proc/{pid}/stat", encoding="ascii", errors="replace") as stat:
+        return stat.read().rpartition(")")[2].split()
+
+
 def owner_of(pid: int) -> str:
-    """A process, named so that a reused pid does not pass for it: pid and start time."""
-    return f"pid:{pid}:{psutil.Process(pid).create_time():.3f}"
+    """A process, named so that a reused pid does not pass for it: pid and start time in clock ticks since boot.
+
+    The raw ticks, not psutil's create_time(): that adds /proc/stat's btime, which the kernel derives from the
+    wall clock and which moves by a second on a busy VM, so the same process would read as another one."""
+    return f"pid:{pid}:{_stat_fields(pid)[19]}"
 
 
 def process_owner() -> str:
@@ -217,10 +225,10 @@ def owner_alive(owner: str) -> bool:
     """True while the process that `process_owner()` named still runs (on this host)."""
     try:
         _, pid, started = owner.split(":")
-        proc = psutil.Process(int(pid))
-        return f"{proc.create_time():.3f}" == started and proc.status() != psutil.STATUS_ZOMBIE
-    except (ValueError, psutil.Error):
+        fields = _stat_fields(int(pid))
+    except (ValueError, OSError):
         return False
+    return len(fields) > 19 and fields[19] == started and fields[0] != "Z"
 
 
 def reap_syncs(engine: Engine, pod: str, alive: Callable[[str], bool] = owner_alive, clock: Clock = time.time) -> int:
