@@ -1,11 +1,13 @@
 """Real local servers for the cleanup tests: a `moto_server` process and a tiny AWS-shaped stub.
 
 The stub answers EC2 and ELBv2 query-protocol requests with canned XML, so a test can make AWS say exactly
-"AuthFailure" or "Throttling" and count how many times the client asked.
+"AuthFailure" or "Throttling" and count how many times the client asked. It answers EKS DescribeCluster
+(REST-JSON, `GET /clusters/NAME`) too: by default "no such cluster", or any status a test asks for.
 """
 
 from __future__ import annotations
 
+import json
 import shutil
 import threading
 import urllib.request
@@ -74,14 +76,34 @@ def error(code: str, message: str, status: int, is_elbv2: bool) -> tuple[int, st
 
 
 Responder = Callable[[str, bool], tuple[int, str]]
+# EKS answers: cluster name -> (HTTP status, JSON body, error code or "" for success).
+EksResponder = Callable[[str], tuple[int, str, str]]
+
+
+def eks_cluster_gone(name: str) -> tuple[int, str, str]:
+    """What EKS says once a cluster is deleted: 404 ResourceNotFoundException."""
+    body = {"message": f"No cluster found for name: {name}."}
+    return 404, json.dumps(body), "ResourceNotFoundException"
+
+
+def eks_cluster_in(status: str) -> EksResponder:
+    """An EKS that reports the cluster in `status` (CREATING, ACTIVE, DELETING, ...)."""
+
+    def answer(name: str) -> tuple[int, str, str]:
+        cluster = {"name": name, "arn": f"arn:aws:eks:eu-west-2:123456789012:cluster/{name}", "status": status}
+        return 200, json.dumps({"cluster": cluster}), ""
+
+    return answer
 
 
 class StubAws:
     """An HTTP server on 127.0.0.1 answering each request with `responder(action, is_elbv2)`."""
 
-    def __init__(self, responder: Responder) -> None:
+    def __init__(self, responder: Responder, eks: EksResponder = eks_cluster_gone) -> None:
         self.responder = responder
+        self.eks = eks
         self.calls: list[str] = []
+        self.eks_calls: list[str] = []  # kept apart so tests of the EC2/ELBv2 call sequence stay exact
         stub = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -95,6 +117,19 @@ class StubAws:
                 data = body.encode()
                 self.send_response(status)
                 self.send_header("Content-Type", "text/xml")
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
+
+            def do_GET(self) -> None:
+                name = self.path.split("?")[0].rsplit("/", 1)[-1]
+                stub.eks_calls.append(name)
+                status, body, code = stub.eks(name)
+                data = body.encode()
+                self.send_response(status)
+                self.send_header("Content-Type", "application/json")
+                if code:
+                    self.send_header("x-amzn-ErrorType", code)
                 self.send_header("Content-Length", str(len(data)))
                 self.end_headers()
                 self.wfile.write(data)

@@ -6,6 +6,7 @@ import json
 from pathlib import Path
 
 import pytest
+from fleet import exits
 from fleet.capacity import app
 from fleet.capacity.budget import scan_manifests
 from fleet.capacity.enis import load_instance_types, max_pods
@@ -72,7 +73,7 @@ def test_max_pods_cli_json_and_unknown_type() -> None:
     assert data["enis"] == 3
     assert data["ipv4_per_eni"] == 12
     result = runner.invoke(app, ["max-pods", "t9.giant"])
-    assert result.exit_code == 2
+    assert result.exit_code == exits.BAD_INPUT
     assert "unknown instance type 't9.giant'" in flat(result.stderr)
 
 
@@ -83,7 +84,7 @@ def test_max_pods_with_own_table(tmp_path: Path) -> None:
     assert json.loads(result.stdout)["max_pods"] == 6
     table.write_text("instance_types:\n  x9.tiny: {vcpus: 1, enis: 0, ipv4_per_eni: 3}\n")
     result = runner.invoke(app, ["max-pods", "x9.tiny", "--instance-types", str(table)])
-    assert result.exit_code == 2
+    assert result.exit_code == exits.BAD_INPUT
     assert "enis" in flat(result.stderr)
 
 
@@ -107,7 +108,7 @@ def test_hpa_max_is_the_worst_case_and_breaks_the_buffer(tmp_path: Path) -> None
         DEPLOYMENT % {"name": "web", "replicas": 1} + "---\n" + HPA % {"name": "web", "max": 3}
     )
     code, data = budget("--manifests", str(tmp_path), "--instance-type", "t3.medium")
-    assert code == 1  # 14 + 3 = 17: no free slot left
+    assert code == exits.FINDINGS  # 14 + 3 = 17: no free slot left
     assert data["workloads"][0]["pods"] == 3
     assert "HPA" in data["workloads"][0]["basis"]
     code, data = budget("--manifests", str(tmp_path), "--instance-type", "t3.large")
@@ -148,15 +149,15 @@ def test_system_pod_overrides_and_bad_input(tmp_path: Path) -> None:
     assert {s["namespace"] for s in data["system"]} == {"kube-system", "flux-system", "x"}
     assert data["total_pods"] == 12
     result = runner.invoke(app, ["budget", "--manifests", str(tmp_path / "nope")])
-    assert result.exit_code == 2
+    assert result.exit_code == exits.BAD_INPUT
     result = runner.invoke(app, ["budget", "--manifests", str(tmp_path), "--system-pods", "bad"])
-    assert result.exit_code == 2
+    assert result.exit_code == exits.BAD_INPUT
 
 
 def test_budget_table_output(tmp_path: Path) -> None:
     (tmp_path / "broken.yaml").write_text("a: [unclosed\n")
     result = runner.invoke(app, ["budget", "--manifests", str(tmp_path), "--instance-type", "t3.small"])
-    assert result.exit_code == 1  # 14 system pods do not fit in 11
+    assert result.exit_code == exits.FINDINGS  # 14 system pods do not fit in 11
     assert "NOT ENOUGH HEADROOM" in result.stdout
     assert "cannot parse" in result.stdout
 

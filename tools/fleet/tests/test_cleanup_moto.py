@@ -11,6 +11,7 @@ import boto3
 import pytest
 from cleanup_seed import Seeded, existing, fake_credentials, run_cleanup, seed
 from click.testing import Result
+from fleet import exits
 from moto import mock_aws
 
 REGION = "eu-west-2"
@@ -102,6 +103,8 @@ def test_apply_deletes_orphans_and_leaves_lookalikes(aws: tuple[Any, Any], seede
     code, report = _cleanup("--apply")
     assert code == 0, report
     assert report["error"] is None
+    assert report["cluster_status"] is None
+    assert report["remaining"] == []
     assert {(o["kind"], o["id"]) for o in report["outcomes"]} == seeded.orphans
     assert {o["result"] for o in report["outcomes"]} == {"deleted"}
     # Deletion follows the dependency order.
@@ -152,10 +155,11 @@ def test_security_group_referenced_by_a_foreign_group_is_blocked_not_edited(aws:
 
     code, report = _cleanup("--apply")
 
-    assert code == 4
+    assert code == exits.INCOMPLETE
     (outcome,) = report["outcomes"]
     assert outcome["result"] == "blocked"
     assert foreign in outcome["detail"]
+    assert [(o["kind"], o["id"]) for o in report["remaining"]] == [("security-group", orphan)]
     groups = {g["GroupId"]: g for g in ec2.describe_security_groups()["SecurityGroups"]}
     assert orphan in groups
     pairs = groups[foreign]["IpPermissions"][0]["UserIdGroupPairs"]
@@ -168,7 +172,118 @@ def test_nothing_tagged_means_exit_zero(aws: tuple[Any, Any]) -> None:
     assert report["orphans"] == report["skipped"] == []
 
 
-def test_invalid_cluster_name_is_a_usage_error() -> None:
+def test_invalid_cluster_name_is_bad_input_and_a_wrong_flag_is_usage() -> None:
     result = run_cleanup("--cluster", "bad name!", "--region", REGION)
-    assert result.exit_code == 2
-    assert "not a valid EKS cluster name" in result.stderr
+    assert result.exit_code == exits.BAD_INPUT
+    assert "--cluster 'bad name!' is not a valid EKS cluster name" in " ".join(result.stderr.split())
+    assert run_cleanup("--cluster", CLUSTER, "--region", REGION, "--aply").exit_code == exits.USAGE
+
+
+# --- the cluster must be gone before anything is deleted ---------------------------------------------------
+
+
+def _create_cluster(ec2: Any, vpc: str) -> Any:
+    eks = boto3.client("eks", region_name=REGION)
+    subnets = [s["SubnetId"] for s in ec2.describe_subnets(Filters=[{"Name": "vpc-id", "Values": [vpc]}])["Subnets"]]
+    eks.create_cluster(
+        name=CLUSTER,
+        roleArn="arn:aws:iam::123456789012:role/eks-cluster",
+        resourcesVpcConfig={"subnetIds": subnets},
+    )
+    return eks
+
+
+def _ids(report: dict[str, Any], kind: str) -> set[str]:
+    return {o["id"] for o in report["orphans"] if o["kind"] == kind}
+
+
+def test_apply_on_an_active_cluster_deletes_nothing_and_says_why(aws: tuple[Any, Any], seeded: Seeded) -> None:
+    _create_cluster(aws[0], seeded.vpc)
+    before = existing(*aws)
+
+    result = run_cleanup("--cluster", CLUSTER, "--region", REGION, "--json", "--apply", "--retry-base-delay", "0")
+    report = json.loads(result.stdout)
+
+    assert result.exit_code == exits.REFUSED
+    assert report["outcomes"] == []
+    assert report["remaining"] == []
+    assert report["cluster_status"] == "ACTIVE"
+    assert report["apply_allowed"] is False
+    stderr = " ".join(result.stderr.split())
+    assert f"EKS cluster {CLUSTER} still exists in {REGION} (status ACTIVE)" in stderr
+    assert "deleted nothing" in stderr
+    # The live ingress load balancer and the cluster's security groups are all still there.
+    assert existing(*aws) == before
+    live = {("load-balancer", a) for a in _ids(report, "load-balancer")}
+    live |= {("security-group", g) for g in _ids(report, "security-group")}
+    assert len(live) == 4
+    assert live <= existing(*aws)
+
+
+def test_dry_run_on_a_live_cluster_lists_but_says_apply_would_be_refused(aws: tuple[Any, Any], seeded: Seeded) -> None:
+    _create_cluster(aws[0], seeded.vpc)
+    human = run_cleanup("--cluster", CLUSTER, "--region", REGION)
+    text = " ".join(human.stdout.split())
+    assert human.exit_code == exits.FINDINGS
+    assert f"EKS cluster {CLUSTER} still exists (status ACTIVE)" in text
+    assert "--apply is refused until the cluster is deleted" in text
+    assert f"Tagged for live cluster {CLUSTER}" in text
+    assert "--apply would be refused" in text
+    code, report = _cleanup()
+    assert code == exits.FINDINGS
+    assert {(o["kind"], o["id"]) for o in report["orphans"]} == seeded.orphans
+    assert report["apply_allowed"] is False
+    assert report["refused"] is None
+
+
+def test_apply_proceeds_once_the_cluster_is_deleted(aws: tuple[Any, Any], seeded: Seeded) -> None:
+    _create_cluster(aws[0], seeded.vpc).delete_cluster(name=CLUSTER)
+    code, report = _cleanup("--apply")
+    assert code == exits.OK, report
+    assert report["cluster_status"] is None
+    assert {(o["kind"], o["id"]) for o in report["outcomes"]} == seeded.orphans
+    assert not (seeded.orphans & existing(*aws))
+
+
+def test_a_cluster_of_another_name_does_not_block(aws: tuple[Any, Any], seeded: Seeded) -> None:
+    boto3.client("eks", region_name=REGION).create_cluster(
+        name=f"{CLUSTER}-2", roleArn="arn:aws:iam::123456789012:role/eks", resourcesVpcConfig={"subnetIds": []}
+    )
+    code, report = _cleanup("--apply")
+    assert code == exits.OK, report
+
+
+def test_rescan_after_apply_reports_what_is_still_there(
+    aws: tuple[Any, Any], seeded: Seeded, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A VPC CNI that is still running (a node not yet terminated) creates an ENI while cleanup deletes: the
+    delete calls all succeed, but the account is not clean, and the exit code must say so."""
+    import fleet.cleanup.command as command
+
+    ec2, _ = aws
+    subnet = ec2.describe_subnets(Filters=[{"Name": "vpc-id", "Values": [seeded.vpc]}])["Subnets"][0]["SubnetId"]
+    real_apply = command.apply
+    late: list[str] = []
+
+    def apply_while_a_controller_runs(aws_: Any, report: Any) -> None:
+        real_apply(aws_, report)
+        tags = [{"Key": "cluster.k8s.amazonaws.com/name", "Value": CLUSTER}]
+        eni = ec2.create_network_interface(
+            SubnetId=subnet, TagSpecifications=[{"ResourceType": "network-interface", "Tags": tags}]
+        )
+        late.append(eni["NetworkInterface"]["NetworkInterfaceId"])
+
+    with monkeypatch.context() as mp:
+        mp.setattr(command, "apply", apply_while_a_controller_runs)
+        code, report = _cleanup("--apply")
+        human = run_cleanup("--cluster", CLUSTER, "--region", REGION, "--apply")
+
+    assert code == exits.INCOMPLETE
+    assert {o["result"] for o in report["outcomes"]} == {"deleted"}
+    assert [(o["kind"], o["id"]) for o in report["remaining"]] == [("network-interface", late[0])]
+    assert human.exit_code == exits.INCOMPLETE
+    assert "Still there after --apply (re-scan)" in human.stdout
+    # Once nothing recreates ENIs, a plain run deletes the last late one and the re-scan comes back clean.
+    code, report = _cleanup("--apply")
+    assert code == exits.OK, report
+    assert [o["id"] for o in report["outcomes"]] == [late[-1]]

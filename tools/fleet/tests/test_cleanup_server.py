@@ -1,6 +1,7 @@
 """`fleet cleanup` over real HTTP: a `moto_server` process, and a stub that answers like AWS when it refuses.
 
-These are the failures the original bash swallowed: each must exit 3 with the AWS error, never "nothing found".
+These are the failures the original bash swallowed: each must exit 6 (REMOTE_ERROR) with the AWS error, never
+"nothing found". And a cluster that still exists, in any state EKS reports, must stop --apply (exit 8).
 """
 
 from __future__ import annotations
@@ -15,12 +16,14 @@ import pytest
 from aws_servers import (
     MOTO_SERVER,
     StubAws,
+    eks_cluster_in,
     error,
     moto_server,
     ok_empty,
     reset_moto,
 )
 from cleanup_seed import existing, fake_credentials, run_cleanup, seed
+from fleet import exits
 
 REGION = "eu-west-2"
 CLUSTER = "staging"
@@ -70,15 +73,64 @@ def test_dry_run_then_apply_against_moto_server(account: tuple[str, Any, Any]) -
 
 
 @needs_moto_server
+def test_apply_against_moto_server_refuses_while_the_cluster_is_active(account: tuple[str, Any, Any]) -> None:
+    url, ec2, elbv2 = account
+    seeded = seed(ec2, elbv2, CLUSTER)
+    eks = boto3.client("eks", region_name=REGION, endpoint_url=url)
+    eks.create_cluster(name=CLUSTER, roleArn="arn:aws:iam::123456789012:role/eks", resourcesVpcConfig={"subnetIds": []})
+    before = existing(ec2, elbv2)
+
+    code, report, stderr = _cleanup(url, "--apply", "--retry-base-delay", "0")
+
+    assert code == exits.REFUSED
+    assert report["outcomes"] == []
+    assert f"EKS cluster {CLUSTER} still exists in {REGION} (status ACTIVE)" in " ".join(stderr.split())
+    assert existing(ec2, elbv2) == before
+    assert seeded.orphans <= before
+
+    eks.delete_cluster(name=CLUSTER)
+    code, report, _ = _cleanup(url, "--apply", "--retry-base-delay", "0")
+    assert code == exits.OK, report
+    assert not (seeded.orphans & existing(ec2, elbv2))
+
+
+@pytest.mark.parametrize("state", ["CREATING", "ACTIVE", "UPDATING", "DELETING", "FAILED", "PENDING"])
+def test_apply_is_refused_in_every_state_the_cluster_exists_in(monkeypatch: pytest.MonkeyPatch, state: str) -> None:
+    fake_credentials(monkeypatch)
+    with StubAws(ok_empty, eks=eks_cluster_in(state)) as stub:
+        code, report, stderr = _cleanup(stub.url, "--apply")
+    assert code == exits.REFUSED
+    assert report["cluster_status"] == state
+    assert f"EKS cluster {CLUSTER} still exists in {REGION} (status {state})" in " ".join(stderr.split())
+    assert stub.eks_calls == [CLUSTER]
+    assert not [c for c in stub.calls if not c.startswith("Describe")], "nothing but Describe* calls"
+
+
+def test_an_unanswered_describe_cluster_is_an_error_not_a_go_ahead(monkeypatch: pytest.MonkeyPatch) -> None:
+    """No eks:DescribeCluster permission means cleanup cannot know whether the cluster is gone."""
+    fake_credentials(monkeypatch)
+
+    def denied(name: str) -> tuple[int, str, str]:
+        return 403, '{"message": "not authorized to perform eks:DescribeCluster"}', "AccessDeniedException"
+
+    with StubAws(ok_empty, eks=denied) as stub:
+        code, report, _stderr = _cleanup(stub.url, "--apply")
+    assert code == exits.REMOTE_ERROR
+    assert "DescribeCluster failed: AccessDeniedException" in report["error"]
+    assert report["outcomes"] == []
+    assert stub.calls == [], "nothing else is asked, let alone deleted"
+
+
+@needs_moto_server
 def test_rejected_credentials_fail_loudly(monkeypatch: pytest.MonkeyPatch) -> None:
     """moto_server with IAM auth on (INITIAL_NO_AUTH_ACTION_COUNT=0) rejects unknown access keys."""
     fake_credentials(monkeypatch)
     with moto_server(INITIAL_NO_AUTH_ACTION_COUNT="0") as url:
         code, report, stderr = _cleanup(url)
-    assert code == 3
+    assert code == exits.REMOTE_ERROR
     assert report["orphans"] == []
     assert "InvalidClientTokenId" in report["error"]
-    assert "DescribeLoadBalancers failed" in stderr
+    assert "DescribeCluster failed" in stderr, "the cluster check is the first call"
     assert "the result is unknown, not empty" in " ".join(stderr.split())
 
 
@@ -93,7 +145,7 @@ def test_missing_permission_on_one_kind_is_not_nothing_found(monkeypatch: pytest
 
     with StubAws(responder) as stub:
         code, report, stderr = _cleanup(stub.url)
-    assert code == 3
+    assert code == exits.REMOTE_ERROR
     assert "DescribeVolumes failed: UnauthorizedOperation" in report["error"]
     assert "DescribeVolumes failed" in stderr
     assert stub.calls.count("DescribeVolumes") == 1, "permission errors are not retried"
@@ -110,7 +162,7 @@ def test_auth_failure_from_ec2_fails_loudly(monkeypatch: pytest.MonkeyPatch) -> 
 
     with StubAws(responder) as stub:
         result = run_cleanup("--cluster", CLUSTER, "--region", REGION, "--endpoint-url", stub.url)
-    assert result.exit_code == 3
+    assert result.exit_code == exits.REMOTE_ERROR
     assert "No orphans" not in result.stdout
     assert "AuthFailure" in result.stderr
 
@@ -119,7 +171,7 @@ def test_throttling_is_retried_a_bounded_number_of_times_then_fails(monkeypatch:
     fake_credentials(monkeypatch)
     with StubAws(lambda action, is_elbv2: error("Throttling", "Rate exceeded", 400, is_elbv2)) as stub:
         code, report, stderr = _cleanup(stub.url, "--retry-attempts", "3", "--retry-base-delay", "0.01")
-    assert code == 3
+    assert code == exits.REMOTE_ERROR
     assert stub.calls == ["DescribeLoadBalancers"] * 3
     assert "DescribeLoadBalancers failed after 3 attempts: Throttling: Rate exceeded" in report["error"]
     assert "kept throttling" in " ".join(stderr.split())
@@ -147,5 +199,5 @@ def test_unreachable_endpoint_fails_loudly(monkeypatch: pytest.MonkeyPatch) -> N
     from local_servers import free_port
 
     code, report, _ = _cleanup(f"http://127.0.0.1:{free_port()}")
-    assert code == 3
+    assert code == exits.REMOTE_ERROR
     assert "EndpointConnectionError" in report["error"]

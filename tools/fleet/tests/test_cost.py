@@ -10,6 +10,7 @@ import json
 from pathlib import Path
 
 import pytest
+from fleet import exits
 from fleet.cost import app
 from fleet.cost.model import RebuildCosts, always_on, break_even, estimate, usage_from_defaults
 from fleet.cost.pricing import ORIGINAL_DOCS_PRICING, load_pricing
@@ -173,7 +174,9 @@ def test_default_pricing_is_eu_west_2_and_taxes_everything() -> None:
 
 
 def test_on_demand_and_nlb_add_their_lines() -> None:
-    data = run_json("estimate", "--capacity", "on-demand", "--lb", "nlb", "--nat-data-gb", "10", "--ebs-gb", "30")
+    data = run_json(
+        "estimate", "--capacity", "on-demand", "--lb", "nlb", "--nat-data-gb", "10", "--ebs-gb-per-node", "30"
+    )
     assert "on-demand" in next(i["detail"] for i in data["items"] if i["component"] == "EC2 nodes")
     assert item(data, "NLB") > 0
     assert item(data, "NAT data processed") == 0.45
@@ -193,21 +196,78 @@ def test_bad_pricing_file_names_the_field(tmp_path: Path) -> None:
     bad = tmp_path / "bad.yaml"
     bad.write_text(text)
     result = runner.invoke(app, ["estimate", "--pricing", str(bad)])
-    assert result.exit_code == 2
+    assert result.exit_code == exits.BAD_INPUT
     assert "nat_gateway.per_hour" in flat(result.stderr)
     typo = tmp_path / "typo.yaml"
     typo.write_text(Path(ORIGINAL).read_text().replace("per_gb:", "per_gbs:", 1))
     result = runner.invoke(app, ["estimate", "--pricing", str(typo)])
-    assert result.exit_code == 2
+    assert result.exit_code == exits.BAD_INPUT
     assert "per_gbs" in flat(result.stderr)
 
 
-def test_unknown_instance_type_and_bad_extra_exit_2() -> None:
+def test_unknown_instance_type_and_bad_extra_are_bad_input() -> None:
     result = runner.invoke(app, ["estimate", "--instance-type", "x9.huge"])
-    assert result.exit_code == 2
+    assert result.exit_code == exits.BAD_INPUT
     assert "x9.huge" in flat(result.stderr)
     result = runner.invoke(app, ["estimate", "--instance-type", "t3.xlarge"])  # no spot price listed
-    assert result.exit_code == 2
+    assert result.exit_code == exits.BAD_INPUT
     assert "use --capacity on-demand" in flat(result.stderr)
     result = runner.invoke(app, ["estimate", "--extra", "nothing"])
-    assert result.exit_code == 2
+    assert result.exit_code == exits.BAD_INPUT
+
+
+def test_breakeven_at_rate_zero_is_valid_json_with_null_and_a_reason() -> None:
+    result = runner.invoke(app, ["breakeven", "--rate", "0", "--idle-hours", "10", "--json"])
+    assert result.exit_code == 0, result.output
+    assert "Infinity" not in result.stdout
+    data = json.loads(result.stdout, parse_constant=lambda name: pytest.fail(f"not JSON: {name}"))
+    assert data["break_even_idle_hours"] is None
+    assert "destroying never pays off" in data["break_even_note"]
+    assert data["decision"] == "keep running"
+    human = runner.invoke(app, ["breakeven", "--rate", "0"], env={"COLUMNS": "160"})
+    assert human.exit_code == 0
+    assert "destroying never pays off" in flat(human.stdout)
+
+
+@pytest.mark.parametrize("hours", ["5000", "745", "-1"])
+def test_more_hours_than_a_month_has_is_bad_input_naming_flag_and_bound(hours: str) -> None:
+    result = runner.invoke(app, ["estimate", "--hours", hours])
+    assert result.exit_code == exits.BAD_INPUT
+    assert f"--hours {float(hours):g}: running hours per month must be 0 to 744" in flat(result.stderr)
+    assert result.stdout == ""
+
+
+def test_a_full_31_day_month_is_accepted_and_never_saves_a_negative_amount() -> None:
+    data = run_json("estimate", "--hours", "744")
+    assert data["always_on"]["hours"] == 744
+    assert data["always_on"]["saving_usd"] == 0.0
+    assert data["always_on"]["saving_percent"] == 0.0
+
+
+@pytest.mark.parametrize("days", ["0", "32"])
+def test_days_outside_a_month_are_refused(days: str) -> None:
+    result = runner.invoke(app, ["estimate", "--days", days])
+    assert result.exit_code == exits.BAD_INPUT
+    assert f"--days {days}: running days per month must be 1 to 31" in flat(result.stderr)
+
+
+def test_ebs_root_volumes_scale_with_the_node_count() -> None:
+    one = run_json("estimate", "--nodes", "1")
+    three = run_json("estimate", "--nodes", "3")
+    assert item(three, "EBS volumes") == pytest.approx(3 * item(one, "EBS volumes"), abs=0.02)  # cents rounding
+    assert next(i["detail"] for i in three["items"] if i["component"] == "EBS volumes").startswith("3 x 20 GB")
+    none = run_json("estimate", "--nodes", "0")
+    assert "EBS volumes" not in [i["component"] for i in none["items"]], "no nodes, no root volumes"
+    pricing = load_pricing()
+    gb_hours = 3 * 20 * 220  # 3 nodes x 20 GB x 10 h x 22 days, prorated from the GB-month price
+    expected = gb_hours * pricing.ebs_gb_month / pricing.hours_per_month
+    assert item(three, "EBS volumes") == pytest.approx(expected, abs=0.01)
+
+
+def test_an_old_pricing_file_with_the_ambiguous_ebs_key_is_refused(tmp_path: Path) -> None:
+    """`ebs_gb` used to mean a total; a file that still says it must not be read silently as per node."""
+    old = tmp_path / "old.yaml"
+    old.write_text(Path(packaged("pricing-eu-west-2.yaml")).read_text().replace("ebs_gb_per_node:", "ebs_gb:"))
+    result = runner.invoke(app, ["estimate", "--pricing", str(old)])
+    assert result.exit_code == exits.BAD_INPUT
+    assert "defaults.ebs_gb" in flat(result.stderr)

@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from fleet import exits
 from fleet.dora import app
 from typer.testing import CliRunner
 
@@ -137,11 +138,11 @@ def test_end_to_end_github_plus_flagger(tmp_path: Path) -> None:
 
 
 def test_adapter_usage_errors(tmp_path: Path) -> None:
-    assert run("from-gh").exit_code == 2
+    assert run("from-gh").exit_code == exits.BAD_INPUT
     both = run("from-gh", "--deployments", "a.json", "--statuses-dir", "d", "--workflow-runs", "r.json")
-    assert both.exit_code == 2
+    assert both.exit_code == exits.BAD_INPUT
     result = run("from-gh", "--deployments", str(GH / "deployments.json"))
-    assert result.exit_code == 2
+    assert result.exit_code == exits.BAD_INPUT
     assert "--statuses-dir" in result.stderr
 
 
@@ -149,7 +150,7 @@ def test_adapter_names_the_missing_field(tmp_path: Path) -> None:
     bad = tmp_path / "deployments.json"
     bad.write_text(json.dumps([{"sha": "abc", "environment": "production"}]))
     result = run("from-gh", "--deployments", str(bad), "--statuses-dir", str(tmp_path))
-    assert result.exit_code == 2
+    assert result.exit_code == exits.BAD_INPUT
     assert "field 'id' is missing" in " ".join(result.stderr.split())
 
 
@@ -158,5 +159,5 @@ def test_adapter_rejects_a_naive_timestamp(tmp_path: Path) -> None:
     run_obj = {"id": 1, "status": "completed", "conclusion": "success", "updated_at": "2026-02-01T10:00:00"}
     runs.write_text(json.dumps({"workflow_runs": [run_obj]}))
     result = run("from-gh", "--workflow-runs", str(runs))
-    assert result.exit_code == 2
+    assert result.exit_code == exits.BAD_INPUT
     assert "run 1: deployed_at: Input should have timezone info" in " ".join(result.stderr.split())

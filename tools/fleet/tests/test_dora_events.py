@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from fleet import exits
 from fleet.dora import app
 from typer.testing import CliRunner
 
@@ -47,7 +48,7 @@ def test_invalid_event_names_the_field(tmp_path: Path, event: dict[str, Any], me
     good = {"type": "commit", "sha": "abc1234", "at": "2026-02-01T00:00:00Z"}
     path = write(tmp_path, {"version": 1, "events": [good, event]})
     result = run("compute", "--events", str(path), "--now", "2026-03-01T00:00:00Z")
-    assert result.exit_code == 2
+    assert result.exit_code == exits.BAD_INPUT
     flat = " ".join(result.stderr.split())
     assert f"{path}: " in flat
     assert message in flat
@@ -55,18 +56,18 @@ def test_invalid_event_names_the_field(tmp_path: Path, event: dict[str, Any], me
 
 def test_unreadable_and_non_json_files(tmp_path: Path) -> None:
     result = run("compute", "--events", str(tmp_path / "missing.json"))
-    assert result.exit_code == 2
+    assert result.exit_code == exits.BAD_INPUT
     assert "cannot read" in " ".join(result.stderr.split())
     result = run("compute", "--events", str(write(tmp_path, "{not json")))
-    assert result.exit_code == 2
+    assert result.exit_code == exits.BAD_INPUT
     assert "not JSON" in " ".join(result.stderr.split())
 
 
 def test_bad_window_and_naive_now(tmp_path: Path) -> None:
     path = write(tmp_path, {"events": []})
-    assert run("compute", "--events", str(path), "--window", "30 days").exit_code == 2
+    assert run("compute", "--events", str(path), "--window", "30 days").exit_code == exits.BAD_INPUT
     result = run("compute", "--events", str(path), "--now", "2026-03-01T00:00:00")
-    assert result.exit_code == 2
+    assert result.exit_code == exits.BAD_INPUT
     assert "no timezone" in " ".join(result.stderr.split())
 
 
@@ -82,7 +83,7 @@ def test_conflicting_duplicates_are_an_error(tmp_path: Path) -> None:
     a = write(tmp_path, {"events": [deployment()]}, "a.json")
     b = write(tmp_path, {"events": [deployment(status="failure")]}, "b.json")
     result = run("compute", "--events", str(a), "--events", str(b))
-    assert result.exit_code == 2
+    assert result.exit_code == exits.BAD_INPUT
     assert "deployment 'gh-deployment-1' also appears, differently" in " ".join(result.stderr.split())
 
 

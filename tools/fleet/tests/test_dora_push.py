@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from fleet import exits
 from fleet.dora import app
 from fleet.dora.events import load_events
 from fleet.dora.metrics import compute, parse_window
@@ -109,7 +110,7 @@ def test_labels_stay_low_cardinality() -> None:
 def test_unreachable_gateway_exits_3() -> None:
     port = free_port()
     result = run("push", "--events", str(FIXTURE), "--pushgateway", f"http://127.0.0.1:{port}", "--timeout", "2")
-    assert result.exit_code == 3
+    assert result.exit_code == exits.REMOTE_ERROR
     assert "push to http://127.0.0.1:" in " ".join(result.stderr.split())
 
 

@@ -7,8 +7,9 @@ from datetime import date
 from pathlib import Path
 
 import pytest
+from fleet import exits
 from fleet.eks import app
-from fleet.eks.calendar import load_calendar, status
+from fleet.eks.calendar import BadVersion, load_calendar, normalise, status
 from fleet.eks.terraform import TerraformError, read_eks_config
 from typer.testing import CliRunner
 
@@ -42,7 +43,7 @@ def test_1_32_today_is_in_extended_support() -> None:
 
 def test_1_34_is_inside_the_warning_window() -> None:
     code, data = run("--version", "1.34", "--date", TODAY)
-    assert code == 2
+    assert code == exits.DEADLINE == 4
     assert data["support"] == "standard"
     assert data["days_left"] == 6
     assert data["next_deadline"] == "2026-12-02"
@@ -66,14 +67,37 @@ def test_extended_billing_starts_on_the_end_of_standard_date() -> None:
     assert status(calendar, "1.32", date(2027, 3, 23)).phase == "unsupported"
 
 
-def test_past_extended_and_unknown_versions_exit_3() -> None:
+def test_past_extended_exits_past_support_and_a_missing_old_version_is_bad_input() -> None:
     code, data = run("--version", "1.29", "--date", TODAY)
-    assert code == 3
+    assert code == exits.PAST_SUPPORT
     assert data["support"] == "unsupported"
-    code, data = run("--version", "1.40", "--date", TODAY)
-    assert code == 3
+    code, data = run("--version", "1.28", "--date", TODAY)
+    assert code == exits.BAD_INPUT
     assert data["support"] == "unknown"
     assert "not in the calendar" in data["message"]
+
+
+@pytest.mark.parametrize("version", ["1.36", "1.40", "v1.36.1"])
+def test_a_version_newer_than_the_calendar_is_newer_not_unsupported(version: str) -> None:
+    code, data = run("--version", version, "--date", TODAY)
+    assert code == exits.OK
+    assert data["support"] == "newer"
+    assert data["calendar_newest_version"] == "1.35"
+    assert data["recommended_version"] == normalise(version), "never a downgrade to the calendar's newest"
+    assert data["upgrade_path"] == []
+    assert data["next_deadline"] is None
+    assert "newer than the calendar knows (newest: 1.35)" in data["message"]
+
+
+def test_the_recommendation_is_never_lower_than_the_current_version() -> None:
+    calendar = load_calendar()
+    # On 2026-01-01 1.35 was not released on EKS yet, so the target alone would be 1.34: a downgrade for 1.35.
+    assert status(calendar, "1.35", date(2026, 1, 1)).recommended == "1.35"
+    for version in calendar.ordered():
+        for day in (date(2025, 1, 1), date(2026, 11, 26), date(2028, 6, 1)):
+            assert tuple(map(int, status(calendar, version, day).recommended.split("."))) >= tuple(
+                map(int, version.split("."))
+            )
 
 
 def test_recommendation_skips_unreleased_versions() -> None:
@@ -92,14 +116,30 @@ def test_own_calendar_and_invalid_calendar(tmp_path: Path) -> None:
     assert data["recommended_version"] == "1.36"
     own.write_text('versions:\n  "1.36": {end_of_standard: 2027-07-28, end_of_extended: 2026-07-28}\n')
     result = runner.invoke(app, ["status", "--version", "1.36", "--calendar", str(own)])
-    assert result.exit_code == 4
+    assert result.exit_code == exits.BAD_INPUT
     assert "1.36" in flat(result.stderr)
     assert "end_of_extended must be after end_of_standard" in flat(result.stderr)
 
 
-def test_bad_input_exits_4() -> None:
-    assert runner.invoke(app, ["status"]).exit_code == 4
-    assert runner.invoke(app, ["status", "--version", "1.32", "--date", "26/11/2026"]).exit_code == 4
+def test_bad_input_exits_3() -> None:
+    assert runner.invoke(app, ["status"]).exit_code == exits.BAD_INPUT
+    assert runner.invoke(app, ["status", "--version", "1.32", "--date", "26/11/2026"]).exit_code == exits.BAD_INPUT
+
+
+@pytest.mark.parametrize("version", ["abc", "1", "1.32x", "one.two", ""])
+def test_a_version_that_is_not_a_version_is_bad_input_naming_the_flag(version: str) -> None:
+    result = runner.invoke(app, ["status", "--version", version, "--date", TODAY])
+    assert result.exit_code == exits.BAD_INPUT
+    assert f"--version: {version!r} is not a Kubernetes version" in flat(result.stderr)
+    with pytest.raises(BadVersion):
+        normalise(version)
+
+
+def test_a_wrong_flag_is_a_usage_error_distinct_from_a_deadline() -> None:
+    result = runner.invoke(app, ["status", "--version", "1.35", "--warn-dayz", "5"])
+    assert result.exit_code == exits.USAGE == 2
+    deadline, _ = run("--version", "1.34", "--date", TODAY)
+    assert deadline == exits.DEADLINE != exits.USAGE
 
 
 def write(directory: Path, name: str, text: str) -> Path:
@@ -163,9 +203,48 @@ def test_status_from_terraform(tmp_path: Path) -> None:
     assert data["terraform"]["upgrade_policy"] == "EXTENDED"
     assert 'support_type = "STANDARD"' in data["message"]
     result = runner.invoke(app, ["status", "--from-terraform", str(staging), "--version", "1.35"])
-    assert result.exit_code == 4  # the two sources disagree
+    assert result.exit_code == exits.BAD_INPUT  # the two sources disagree
     result = runner.invoke(app, ["status", "--from-terraform", str(tmp_path / "nowhere")])
-    assert result.exit_code == 4
+    assert result.exit_code == exits.BAD_INPUT
+    garbled = write(tmp_path / "garbled", "main.tf", MODULE % '"latest"')
+    result = runner.invoke(app, ["status", "--from-terraform", str(garbled)])
+    assert result.exit_code == exits.BAD_INPUT
+    assert "'latest' is not a Kubernetes version" in flat(result.stderr)
+
+
+STANDARD_MODULE = MODULE.replace("}\n", '  upgrade_policy = {\n    support_type = "STANDARD"\n  }\n}\n')
+
+
+def test_standard_policy_past_end_of_standard_reports_the_auto_upgrade_and_no_extended_cost(tmp_path: Path) -> None:
+    tf = write(tmp_path / "std", "main.tf", STANDARD_MODULE % '"1.33"')
+    code, data = run("--from-terraform", str(tf), "--date", TODAY)
+    assert code == exits.PAST_SUPPORT
+    assert data["upgrade_policy"] == data["terraform"]["upgrade_policy"] == "STANDARD"
+    assert data["support"] == "auto-upgrade"
+    assert data["auto_upgrade_date"] == "2026-07-29"  # 1.33's end of standard support
+    assert data["paying_extended_now"] is False
+    assert data["extended_support_extra_usd_per_month"] == 0.0
+    assert "upgrades the control plane automatically at the end of standard support" in data["message"]
+    assert "no extended-support cost" in data["message"]
+    assert "$365" not in data["message"]
+    assert "EXTENDED" not in data["message"]
+    human = runner.invoke(app, ["status", "--from-terraform", str(tf), "--date", TODAY], env={"COLUMNS": "200"})
+    assert human.exit_code == exits.PAST_SUPPORT
+    assert "AUTO-UPGRADE" in human.stdout
+    assert "$365" not in human.stdout
+
+
+def test_standard_policy_before_the_deadline_says_aws_upgrades_then(tmp_path: Path) -> None:
+    tf = write(tmp_path / "std", "main.tf", STANDARD_MODULE % '"1.34"')
+    code, data = run("--from-terraform", str(tf), "--date", TODAY)
+    assert code == exits.DEADLINE
+    assert data["auto_upgrade_date"] == "2026-12-02"
+    assert data["extended_support_extra_usd_per_month"] == 0.0
+    assert "AWS upgrades it automatically (upgrade policy STANDARD)" in data["message"]
+    # The same version without a policy is billed: the default is EXTENDED, auto-upgrade only a year later.
+    code, data = run("--version", "1.34", "--date", TODAY)
+    assert data["auto_upgrade_date"] == "2027-12-02"
+    assert "$365.00/month more" in data["message"]
 
 
 def test_plain_output() -> None:

@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 import typer
 import yaml
+from fleet import exits
 from fleet.newapp import new_app_command
 from fleet.newapp.render import RESOURCES, AppSpec, problems, render
 from fleet.validate.yamlfiles import crd_findings, kustomize_findings, schema_findings, yamllint_findings
@@ -85,7 +86,7 @@ def test_refuses_to_overwrite(tmp_path: Path) -> None:
     marker = tmp_path / "shop" / "deployment.yaml"
     marker.write_text("# edited by hand\n")
     result = runner.invoke(cli, ["shop", "--root", str(tmp_path)])
-    assert result.exit_code == 1
+    assert result.exit_code == exits.REFUSED
     assert "already exists; refusing to overwrite" in flat(result.stderr)
     assert marker.read_text() == "# edited by hand\n"
 
@@ -93,7 +94,7 @@ def test_refuses_to_overwrite(tmp_path: Path) -> None:
 @pytest.mark.parametrize("name", ["Shop", "1shop", "shop-", "-shop", "sh_op", "a" * 64, ""])
 def test_refuses_invalid_names_and_says_the_rule(tmp_path: Path, name: str) -> None:
     result = runner.invoke(cli, ["--root", str(tmp_path), "--", name])  # "--": "-shop" is not an option
-    assert result.exit_code == 2
+    assert result.exit_code == exits.BAD_INPUT
     assert "must be a DNS-1035 label" in flat(result.stderr)
     assert not any(tmp_path.iterdir())  # nothing written
 

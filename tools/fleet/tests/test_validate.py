@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 import typer
+from fleet import exits
 from fleet.validate import base as registry
 from fleet.validate import validate_command
 from fleet.validate.base import Check, CheckResult, Context, register, run_checks
@@ -134,7 +135,7 @@ def test_unknown_field_fails_the_strict_schema_check(tmp_path: Path) -> None:
         tmp_path, {"web.yaml": DEPLOYMENT.replace("image: web:1.0.0", "image: web:1.0.0\n          imagePolicy: x")}
     )
     code, data = validate(root)
-    assert code == 1
+    assert code == exits.FINDINGS
     errors = by_name(data)["k8s-schema"]["errors"]
     assert len(errors) == 1
     assert "Deployment/web" in errors[0]
@@ -142,7 +143,7 @@ def test_unknown_field_fails_the_strict_schema_check(tmp_path: Path) -> None:
     assert "imagePolicy" in errors[0]
     root = make_repo(tmp_path / "half", {"half.yaml": "kind: ConfigMap\nmetadata:\n  name: x\n"})
     code, data = validate(root, "--check", "k8s-schema")
-    assert code == 1
+    assert code == exits.FINDINGS
     assert by_name(data)["k8s-schema"]["errors"] == [
         "k8s/half.yaml#0: a Kubernetes object needs both apiVersion and kind"
     ]
@@ -159,7 +160,7 @@ def test_custom_resources_get_structural_checks(tmp_path: Path) -> None:
         },
     )
     code, data = validate(root, "--check", "crd-structure")
-    assert code == 1
+    assert code == exits.FINDINGS
     crd = by_name(data)["crd-structure"]
     text = "\n".join(crd["errors"])
     assert "ServiceMonitor/web: spec.endpoints must be a non-empty list" in text
@@ -179,7 +180,7 @@ def test_yamllint_and_kustomize_references(tmp_path: Path) -> None:
         },
     )
     code, data = validate(root)
-    assert code == 1
+    assert code == exits.FINDINGS
     checks = by_name(data)
     assert any("duplication of key" in e for e in checks["yamllint"]["errors"])
     assert any("line too long" in w for w in checks["yamllint"]["warnings"])
@@ -208,10 +209,10 @@ def test_registry_runs_added_checks_and_survives_a_crash(monkeypatch: pytest.Mon
         run_checks(Context(tmp_path), ["nope"])
 
 
-def test_bad_input_exits_2(tmp_path: Path) -> None:
-    assert runner.invoke(cli, ["--root", str(tmp_path / "missing")]).exit_code == 2
-    assert runner.invoke(cli, ["--root", str(tmp_path), "--k8s-version", "1.99.0"]).exit_code == 2
-    assert runner.invoke(cli, ["--root", str(tmp_path), "--check", "nope"]).exit_code == 2
+def test_bad_input_exits_3(tmp_path: Path) -> None:
+    assert runner.invoke(cli, ["--root", str(tmp_path / "missing")]).exit_code == exits.BAD_INPUT
+    assert runner.invoke(cli, ["--root", str(tmp_path), "--k8s-version", "1.99.0"]).exit_code == exits.BAD_INPUT
+    assert runner.invoke(cli, ["--root", str(tmp_path), "--check", "nope"]).exit_code == exits.BAD_INPUT
 
 
 def test_list_and_plain_output(tmp_path: Path) -> None:
@@ -219,6 +220,6 @@ def test_list_and_plain_output(tmp_path: Path) -> None:
     assert {c["name"] for c in listing} >= {"yamllint", "k8s-schema", "crd-structure", "new-app-output"}
     root = make_repo(tmp_path, {"bad.yaml": "a: 1\na: 2\n"})
     result = runner.invoke(cli, ["--root", str(root)], env={"COLUMNS": "200"})
-    assert result.exit_code == 1
+    assert result.exit_code == exits.FINDINGS
     assert "FAIL" in result.stdout
     assert "FAILED: yamllint" in result.stdout

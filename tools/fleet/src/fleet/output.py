@@ -16,7 +16,8 @@ err_console = Console(stderr=True)
 def emit(data: Any, render: Callable[[Console], None], as_json: bool) -> None:
     """Print `data` as JSON when asked, otherwise let `render` draw it for a human."""
     if as_json:
-        sys.stdout.write(json.dumps(data, indent=2, sort_keys=True, default=str) + "\n")
+        # allow_nan=False: Infinity and NaN are not JSON; a command must say "no number" (null) instead.
+        sys.stdout.write(json.dumps(data, indent=2, sort_keys=True, default=str, allow_nan=False) + "\n")
     else:
         render(console)
 

@@ -1,7 +1,7 @@
 """`fleet capacity max-pods` and `fleet capacity budget`.
 
-Exit codes: max-pods 0, or 2 for an unknown instance type or a bad table file.
-budget 0 when the free pod slots are at least --buffer, 1 when they are fewer, 2 for bad input.
+Exit codes (fleet/exits.py): max-pods 0, or 3 for an unknown instance type or a bad table file.
+budget 0 when the free pod slots are at least --buffer, 1 when they are fewer, 3 for bad input.
 """
 
 from __future__ import annotations
@@ -13,6 +13,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from fleet import exits
 from fleet.capacity.budget import SystemTable, load_system_table, scan_manifests
 from fleet.capacity.enis import InstanceTable, MaxPods, load_instance_types, max_pods
 from fleet.datafiles import DataFileError
@@ -21,8 +22,8 @@ from fleet.output import emit
 
 app = typer.Typer(help="Pod capacity per node (VPC CNI) and the platform's pod budget.", no_args_is_help=True)
 
-EXIT_OVER_BUDGET = 1
-EXIT_BAD_INPUT = 2
+EXIT_OVER_BUDGET = exits.FINDINGS
+EXIT_BAD_INPUT = exits.BAD_INPUT
 
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON.")]
 PrefixOpt = Annotated[

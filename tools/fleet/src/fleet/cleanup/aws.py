@@ -52,6 +52,9 @@ AUTH_CODES = frozenset(
         "ExpiredToken",
         "ExpiredTokenException",
         "UnrecognizedClientException",
+        # botocore's code when a 403 body does not parse (moto_server answers EKS's REST-JSON with XML):
+        # forbidden is forbidden, whatever the body says.
+        "403",
     }
 )
 # A dropped connection or slow answer is worth another try; an unreachable endpoint is a setting, so it
@@ -95,7 +98,7 @@ class RetryPolicy:
 
 
 class Aws:
-    """EC2 and ELBv2 clients for one region, plus retrying call, pagination and waiter helpers."""
+    """EC2, ELBv2 and EKS clients for one region, plus retrying call, pagination and waiter helpers."""
 
     def __init__(
         self,
@@ -111,6 +114,8 @@ class Aws:
         session = boto3.session.Session(region_name=region)
         self.ec2: Any = session.client("ec2", endpoint_url=endpoint_url, config=config)
         self.elbv2: Any = session.client("elbv2", endpoint_url=endpoint_url, config=config)
+        # EKS is only asked whether the cluster still exists: deleting a live cluster's resources breaks it.
+        self.eks: Any = session.client("eks", endpoint_url=endpoint_url, config=config)
 
     def call(self, client: Any, operation: str, *, retry_codes: Sequence[str] = (), **params: Any) -> dict[str, Any]:
         """Call `client.operation(**params)`, retrying throttling, 5xx, network blips and `retry_codes`."""

@@ -57,6 +57,16 @@ class Report:
     skipped: list[Skipped] = field(default_factory=list)
     outcomes: list[Outcome] = field(default_factory=list)
     error: str | None = None
+    # EKS's answer to DescribeCluster: None once the cluster is gone, which is the only state --apply acts in.
+    cluster_status: str | None = None
+    # Why --apply deleted nothing (the cluster still exists); None when it was allowed to run.
+    refused: str | None = None
+    # What the re-scan after --apply still found as orphans: anything here means the cleanup did not finish.
+    remaining: list[Orphan] = field(default_factory=list)
+
+    @property
+    def cluster_exists(self) -> bool:
+        return self.cluster_status is not None
 
     @property
     def blocked(self) -> list[Outcome]:
@@ -71,5 +81,9 @@ class Report:
             "skipped": [asdict(s) for s in self.skipped],
             "outcomes": [asdict(o) for o in self.outcomes],
             "error": self.error,
+            "cluster_status": self.cluster_status,
+            "apply_allowed": self.error is None and not self.cluster_exists,
+            "refused": self.refused,
+            "remaining": [asdict(o) for o in self.remaining],
             "exit_code": exit_code,
         }

@@ -1,6 +1,7 @@
 """`fleet cost estimate` and `fleet cost breakeven`.
 
-Exit codes: 0 success; 2 bad input (unreadable or invalid pricing file, unknown instance type, bad --extra).
+Exit codes (fleet/exits.py): 0 success; 3 bad input (unreadable or invalid pricing file, unknown instance type,
+bad --extra, --days or --hours outside a month); 2 usage error from the command-line parser.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from fleet import exits
 from fleet.cost.model import BreakEven, Estimate, RebuildCosts, always_on, break_even, estimate
 from fleet.cost.options import (
     CapacityOpt,
@@ -39,7 +41,7 @@ from fleet.output import emit
 
 app = typer.Typer(help="Monthly cost model and destroy-vs-idle break-even.", no_args_is_help=True)
 
-EXIT_BAD_INPUT = 2
+EXIT_BAD_INPUT = exits.BAD_INPUT
 _DEFAULTS = RebuildCosts()
 
 
@@ -67,7 +69,7 @@ def estimate_json(est: Estimate, full: Estimate, pricing: Pricing, source: str) 
             "nodes": u.nodes,
             "load_balancer": u.load_balancer,
             "nat_data_gb": u.nat_data_gb,
-            "ebs_gb": u.ebs_gb,
+            "ebs_gb_per_node": u.ebs_gb_per_node,
             "extended_support": u.extended_support,
             "tax_rate": u.tax_rate,
             "tax_scope": u.tax_scope,
@@ -128,7 +130,7 @@ def estimate_command(
     lb: LbOpt = None,
     nat_data_gb: NatGbOpt = None,
     public_ipv4: Ipv4Opt = None,
-    ebs_gb: EbsOpt = None,
+    ebs_gb_per_node: EbsOpt = None,
     extended_support: ExtendedOpt = False,
     tax_rate: TaxRateOpt = None,
     tax_scope: TaxScopeOpt = None,
@@ -150,7 +152,7 @@ def estimate_command(
             lb=lb,
             nat_data_gb=nat_data_gb,
             public_ipv4=public_ipv4,
-            ebs_gb=ebs_gb,
+            ebs_gb_per_node=ebs_gb_per_node,
             extended_support=extended_support,
             tax_rate=tax_rate,
             tax_scope=tax_scope,
@@ -170,10 +172,13 @@ def breakeven_json(result: BreakEven, idle_hours: float | None, costs: RebuildCo
         "destroy_minutes": costs.destroy_minutes,
         "cycle_items": [{"item": name, "usd": round(usd, 4)} for name, usd in result.cycle_items],
         "cycle_cost_usd": round(result.cycle_cost, 4),
-        "break_even_idle_hours": round(result.hours, 2),
+        "break_even_idle_hours": None if result.hours is None else round(result.hours, 2),
     }
+    if result.hours is None:
+        # JSON has no Infinity: say in words why there is no number.
+        data["break_even_note"] = "running costs nothing per hour, so destroying never pays off: keep it running"
     if idle_hours is not None:
-        destroy = idle_hours > result.hours
+        destroy = result.hours is not None and idle_hours > result.hours
         data["idle_hours"] = idle_hours
         data["decision"] = "destroy" if destroy else "keep running"
         data["saving_usd"] = round(abs(idle_hours * result.running_rate - result.cycle_cost), 4)
@@ -201,7 +206,7 @@ def breakeven_command(
     nodes: NodesOpt = None,
     lb: LbOpt = None,
     public_ipv4: Ipv4Opt = None,
-    ebs_gb: EbsOpt = None,
+    ebs_gb_per_node: EbsOpt = None,
     extended_support: ExtendedOpt = False,
     tax_rate: TaxRateOpt = None,
     tax_scope: TaxScopeOpt = None,
@@ -223,7 +228,7 @@ def breakeven_command(
             lb=lb,
             nat_data_gb=0.0,
             public_ipv4=public_ipv4,
-            ebs_gb=ebs_gb,
+            ebs_gb_per_node=ebs_gb_per_node,
             extended_support=extended_support,
             tax_rate=tax_rate,
             tax_scope=tax_scope,
@@ -246,10 +251,13 @@ def breakeven_command(
         table.add_section()
         table.add_row("[bold]Total", f"[bold]{data['cycle_cost_usd']:.4f}")
         console.print(table)
-        console.print(
-            f"Running costs ${data['running_rate_usd_per_hour']:.4f}/h, so destroying pays off when the "
-            f"cluster would sit idle for more than [bold]{data['break_even_idle_hours']:g} h[/]."
-        )
+        if data["break_even_idle_hours"] is None:
+            console.print(f"Running costs $0/h: {data['break_even_note']}.")
+        else:
+            console.print(
+                f"Running costs ${data['running_rate_usd_per_hour']:.4f}/h, so destroying pays off when the "
+                f"cluster would sit idle for more than [bold]{data['break_even_idle_hours']:g} h[/]."
+            )
         if "decision" in data:
             console.print(f"Idle {idle_hours:g} h: [bold]{data['decision']}[/] (saves ${data['saving_usd']:.2f}).")
 

@@ -24,7 +24,7 @@ class Usage:
     load_balancer: LoadBalancer
     nat_gateways: int
     nat_data_gb: float
-    ebs_gb: float
+    ebs_gb_per_node: float  # each node's root volume: created and deleted with the node
     public_ipv4: int | None  # None: one per NAT gateway plus the load balancer's per-AZ addresses
     extended_support: bool
     tax_rate: float
@@ -72,7 +72,7 @@ def usage_from_defaults(pricing: Pricing, **overrides: object) -> Usage:
         load_balancer=d.load_balancer,
         nat_gateways=d.nat_gateways,
         nat_data_gb=d.nat_data_gb,
-        ebs_gb=d.ebs_gb,
+        ebs_gb_per_node=d.ebs_gb_per_node,
         public_ipv4=d.public_ipv4,
         extended_support=False,
         tax_rate=pricing.tax.rate,
@@ -127,10 +127,14 @@ def estimate(pricing: Pricing, usage: Usage) -> Estimate:
         rate = addresses * pricing.public_ipv4_per_hour
         detail = f"{addresses} x {_usd(pricing.public_ipv4_per_hour)}/h"
         items.append(_hourly("Public IPv4 addresses", detail, rate, h))
-    if usage.ebs_gb and pricing.ebs_gb_month:
-        # The volumes are created and deleted with the cluster, so they bill for running hours only.
-        rate = usage.ebs_gb * pricing.ebs_gb_month / pricing.hours_per_month
-        detail = f"{usage.ebs_gb:g} GB x {_usd(pricing.ebs_gb_month)}/GB-month, running hours only"
+    if usage.nodes and usage.ebs_gb_per_node and pricing.ebs_gb_month:
+        # One root volume per node, created and deleted with it: the line scales with the node count and bills
+        # for running hours only.
+        gb = usage.nodes * usage.ebs_gb_per_node
+        rate = gb * pricing.ebs_gb_month / pricing.hours_per_month
+        detail = (
+            f"{usage.nodes} x {usage.ebs_gb_per_node:g} GB x {_usd(pricing.ebs_gb_month)}/GB-month, running hours only"
+        )
         items.append(_hourly("EBS volumes", detail, rate, h))
     items.extend(LineItem(f.name, "always on", hourly=0.0, monthly=f.monthly) for f in pricing.fixed_monthly)
     items.extend(LineItem(name, "extra (--extra)", hourly=0.0, monthly=usd) for name, usd in usage.extras)
@@ -148,8 +152,12 @@ def estimate(pricing: Pricing, usage: Usage) -> Estimate:
 
 
 def always_on(pricing: Pricing, usage: Usage) -> Estimate:
-    """The same platform running all month. NAT data stays the same: traffic follows work, not uptime."""
-    return estimate(pricing, replace(usage, hours=pricing.hours_per_month))
+    """The same platform running all month. NAT data stays the same: traffic follows work, not uptime.
+
+    A month is `hours_per_month` (AWS's 730-hour average), or the pattern's own hours when it is a longer month
+    (up to 744), so that running 24/7 is never cheaper than running part of the time.
+    """
+    return estimate(pricing, replace(usage, hours=max(pricing.hours_per_month, usage.hours)))
 
 
 # --- break-even: when does destroying beat idling? ---------------------------------------------------------
@@ -177,9 +185,10 @@ class BreakEven:
         return sum(usd for _, usd in self.cycle_items)
 
     @property
-    def hours(self) -> float:
-        """Idle hours above which destroying is cheaper than keeping the cluster up."""
-        return self.cycle_cost / self.running_rate if self.running_rate else float("inf")
+    def hours(self) -> float | None:
+        """Idle hours above which destroying is cheaper than keeping the cluster up; None when running costs
+        nothing, because then no idle gap is long enough (JSON has no infinity)."""
+        return self.cycle_cost / self.running_rate if self.running_rate else None
 
 
 def break_even(running_rate: float, costs: RebuildCosts, nat_per_gb: float = 0.0) -> BreakEven:

@@ -39,8 +39,12 @@ PricingOpt = Annotated[
     typer.Option("--pricing", help="Pricing YAML to use instead of the packaged eu-west-2 prices.", dir_okay=False),
 ]
 HoursPerDayOpt = Annotated[float | None, typer.Option(min=0, max=24, help="Running hours per day.")]
-DaysOpt = Annotated[int | None, typer.Option(min=0, max=31, help="Running days per month.")]
-HoursOpt = Annotated[float | None, typer.Option(min=0, help="Total running hours; overrides hours/day x days.")]
+# --days and --hours are bounded in `build_usage`, not by typer, so that a value out of range is bad input (exit 3)
+# with a message naming the flag and the bound; typer's own range errors are usage errors (exit 2).
+DaysOpt = Annotated[int | None, typer.Option(help="Running days per month, 1 to 31.")]
+HoursOpt = Annotated[
+    float | None, typer.Option(help="Total running hours per month, 0 to 744 (31 x 24); overrides hours/day x days.")
+]
 InstanceOpt = Annotated[str | None, typer.Option("--instance-type", help="Node instance type, e.g. t3.large.")]
 CapacityOpt = Annotated[CapacityChoice | None, typer.Option(help="Spot or on-demand nodes.")]
 NodesOpt = Annotated[int | None, typer.Option(min=0, help="Number of nodes.")]
@@ -49,7 +53,9 @@ NatGbOpt = Annotated[float | None, typer.Option(min=0, help="GB processed by the
 Ipv4Opt = Annotated[
     int | None, typer.Option(min=0, help="Public IPv4 addresses in use (default: NAT EIPs + LB addresses).")
 ]
-EbsOpt = Annotated[float | None, typer.Option(min=0, help="GB of EBS gp3 attached while running.")]
+EbsOpt = Annotated[
+    float | None, typer.Option(min=0, help="GB of EBS gp3 root volume per node (the line scales with --nodes).")
+]
 ExtendedOpt = Annotated[bool, typer.Option("--extended-support", help="Price the control plane in extended support.")]
 TaxRateOpt = Annotated[float | None, typer.Option(min=0, max=1, help="Tax rate, e.g. 0.2 for 20 % VAT.")]
 TaxScopeOpt = Annotated[TaxScopeChoice | None, typer.Option(help="What the tax applies to.")]
@@ -75,6 +81,24 @@ def parse_extras(values: list[str] | None) -> tuple[tuple[str, float], ...]:
     return tuple(out)
 
 
+MAX_DAYS_PER_MONTH = 31
+MAX_HOURS_PER_MONTH = 24 * MAX_DAYS_PER_MONTH  # 744: the longest month; more hours than that cannot be run
+
+
+def check_period(days: int | None, hours: float | None) -> None:
+    """Refuse a month that cannot exist. Raises ValueError naming the flag and the bound."""
+    if days is not None and not 1 <= days <= MAX_DAYS_PER_MONTH:
+        raise ValueError(
+            f"--days {days}: running days per month must be 1 to {MAX_DAYS_PER_MONTH}"
+            " (for a month with the cluster destroyed throughout, use --hours 0)"
+        )
+    if hours is not None and not 0 <= hours <= MAX_HOURS_PER_MONTH:
+        raise ValueError(
+            f"--hours {hours:g}: running hours per month must be 0 to {MAX_HOURS_PER_MONTH}"
+            f" ({MAX_DAYS_PER_MONTH} days x 24 h, the longest month)"
+        )
+
+
 def build_usage(
     pricing: Pricing,
     *,
@@ -87,13 +111,14 @@ def build_usage(
     lb: LbChoice | None,
     nat_data_gb: float | None,
     public_ipv4: int | None,
-    ebs_gb: float | None,
+    ebs_gb_per_node: float | None,
     extended_support: bool,
     tax_rate: float | None,
     tax_scope: TaxScopeChoice | None,
     extra: list[str] | None,
 ) -> Usage:
-    """Merge the options over the pricing file's defaults."""
+    """Merge the options over the pricing file's defaults. Raises ValueError for a value out of range."""
+    check_period(days, hours)
     d = pricing.defaults
     per_day = d.hours_per_day if hours_per_day is None else hours_per_day
     total_hours = hours if hours is not None else per_day * (d.days if days is None else days)
@@ -105,7 +130,7 @@ def build_usage(
         "load_balancer": lb.value if lb else None,
         "nat_data_gb": nat_data_gb,
         "public_ipv4": public_ipv4,
-        "ebs_gb": ebs_gb,
+        "ebs_gb_per_node": ebs_gb_per_node,
         "tax_rate": tax_rate,
         "tax_scope": tax_scope.value if tax_scope else None,
     }

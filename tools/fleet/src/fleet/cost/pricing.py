@@ -71,7 +71,7 @@ class Defaults(_Strict):
     load_balancer: LoadBalancer
     nat_gateways: Annotated[int, Field(ge=0)]
     nat_data_gb: Usd
-    ebs_gb: Usd
+    ebs_gb_per_node: Usd
     public_ipv4: Annotated[int, Field(ge=0)] | None = None
 
 

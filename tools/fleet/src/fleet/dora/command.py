@@ -12,6 +12,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from fleet import exits
 from fleet.dora.events import EventLog, EventsError, dump_events, json_schema, load_events
 from fleet.dora.flagger import from_kubectl_events
 from fleet.dora.github import Conversion, from_commits, from_deployments, from_workflow_runs
@@ -19,15 +20,15 @@ from fleet.dora.metrics import DoraReport, EnvironmentMetrics, compute, parse_wi
 from fleet.dora.push import PushError, push
 from fleet.output import emit, err_console
 
-EXIT_OK = 0
-EXIT_BAD_INPUT = 2
-EXIT_PUSH_FAILED = 3
+EXIT_OK = exits.OK
+EXIT_BAD_INPUT = exits.BAD_INPUT
+EXIT_PUSH_FAILED = exits.REMOTE_ERROR
 
 app = typer.Typer(
     help=(
         "DORA four keys (deployment frequency, lead time, change failure rate, time to restore) from a "
-        "documented event file (docs/fleet.md). Exit codes: 0 ok; 2 invalid input or usage (the message names "
-        "the file and field); 3 the Pushgateway push failed."
+        "documented event file (docs/fleet.md). Exit codes: 0 ok; 2 usage; 3 invalid input (the message names "
+        "the file and field); 6 the Pushgateway push failed."
     ),
     no_args_is_help=True,
 )

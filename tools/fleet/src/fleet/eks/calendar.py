@@ -2,6 +2,10 @@
 
 Support phases: standard until 00:00 UTC on the end-of-standard date (from then AWS bills extended support),
 extended until the end-of-extended date, then unsupported (AWS upgrades the control plane itself).
+
+The upgrade policy changes what happens at the end of standard support. EXTENDED (AWS's default for clusters
+made through the API or Terraform) bills extended support at 6x; STANDARD makes AWS upgrade the cluster to the
+next minor version automatically on that date instead, so such a cluster never pays for extended support.
 """
 
 from __future__ import annotations
@@ -16,8 +20,18 @@ from pydantic import BaseModel, ConfigDict, field_validator, model_validator
 
 from fleet.datafiles import load_model, packaged
 
-Phase = Literal["standard", "extended", "unsupported", "unknown"]
+# "auto-upgrade": past the end of standard support under the STANDARD policy, so AWS upgrades instead of billing.
+# "newer": newer than every version in the calendar; its dates are not known yet, but it cannot be out of support.
+# "unknown": older than the calendar's newest yet missing from it (a gap, or older than the oldest listed).
+Phase = Literal["standard", "extended", "unsupported", "auto-upgrade", "newer", "unknown"]
+Policy = Literal["STANDARD", "EXTENDED"]
 VERSION_RE = re.compile(r"^\d+\.\d+$")
+# What a user or a Terraform file may write: 1.32, v1.32, 1.32.5, 1.32.5-eks-abc123. Anything else is bad input.
+VERSION_INPUT_RE = re.compile(r"^v?(\d+)\.(\d+)(?:\.\d+)?(?:[-+][0-9A-Za-z.-]+)?$")
+
+
+class BadVersion(ValueError):
+    """A version string that is not a Kubernetes version at all ("abc", "1", "1.32x")."""
 
 
 class VersionDates(BaseModel):
@@ -56,9 +70,11 @@ def version_key(version: str) -> tuple[int, ...]:
 
 
 def normalise(version: str) -> str:
-    """'v1.32', '1.32.5' and '1.32' all mean the EKS minor version 1.32."""
-    match = re.match(r"^v?(\d+)\.(\d+)", version.strip())
-    return f"{match.group(1)}.{match.group(2)}" if match else version.strip()
+    """'v1.32', '1.32.5' and '1.32' all mean the EKS minor version 1.32. Raises BadVersion otherwise."""
+    match = VERSION_INPUT_RE.match(version.strip())
+    if not match:
+        raise BadVersion(f"{version!r} is not a Kubernetes version (expected MAJOR.MINOR, e.g. 1.35)")
+    return f"{int(match.group(1))}.{int(match.group(2))}"
 
 
 def load_calendar(path: Path | None = None) -> Calendar:
@@ -75,6 +91,11 @@ class Status:
     days_left: int | None
     recommended: str
     upgrade_path: list[str]
+    policy: Policy = "EXTENDED"
+    # When AWS upgrades the control plane on its own: the end of standard support under STANDARD, the end of
+    # extended support under EXTENDED; None when the calendar does not know the version.
+    auto_upgrade_on: date | None = None
+    newest_known: str = ""  # the calendar's newest version, for "newer than the calendar knows"
 
     def in_warning_window(self, warn_days: int) -> bool:
         return self.days_left is not None and self.days_left <= warn_days
@@ -97,18 +118,27 @@ def upgrade_path(calendar: Calendar, current: str, target: str) -> list[str]:
     return [v for v in calendar.ordered() if lo < version_key(v) <= hi]
 
 
-def status(calendar: Calendar, version: str, on: date) -> Status:
+def status(calendar: Calendar, version: str, on: date, policy: Policy = "EXTENDED") -> Status:
+    """Where `version` stands on `on` under `policy`. Raises BadVersion for a string that is not a version."""
     version = normalise(version)
-    target = recommended_target(calendar, on)
+    newest = calendar.ordered()[-1]
+    # Never recommend a downgrade: EKS cannot go back a minor version, and a newer one is the goal anyway.
+    target = max(recommended_target(calendar, on), version, key=version_key)
     dates = calendar.versions.get(version)
+
+    def make(phase: Phase, deadline: date | None = None, name: str = "", days: bool = False) -> Status:
+        days_left = (deadline - on).days if days and deadline else None
+        path = upgrade_path(calendar, version, target) if dates else []
+        auto = None if dates is None else dates.end_of_standard if policy == "STANDARD" else dates.end_of_extended
+        return Status(version, on, phase, deadline, name, days_left, target, path, policy, auto, newest)
+
     if dates is None:
-        return Status(version, on, "unknown", None, "", None, target, [])
-    path = upgrade_path(calendar, version, target)
+        return make("newer" if version_key(version) > version_key(newest) else "unknown")
     if on < dates.end_of_standard:
-        phase: Phase = "standard"
-        deadline, name = dates.end_of_standard, "end of standard support"
-    elif on < dates.end_of_extended:
-        phase, deadline, name = "extended", dates.end_of_extended, "end of extended support"
-    else:
-        return Status(version, on, "unsupported", dates.end_of_extended, "end of extended support", None, target, path)
-    return Status(version, on, phase, deadline, name, (deadline - on).days, target, path)
+        return make("standard", dates.end_of_standard, "end of standard support", days=True)
+    if policy == "STANDARD":
+        # AWS upgrades instead of billing: the date has passed, so the cluster is being or has been upgraded.
+        return make("auto-upgrade", dates.end_of_standard, "end of standard support")
+    if on < dates.end_of_extended:
+        return make("extended", dates.end_of_extended, "end of extended support", days=True)
+    return make("unsupported", dates.end_of_extended, "end of extended support")

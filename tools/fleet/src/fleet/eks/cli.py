@@ -1,12 +1,14 @@
 """`fleet eks status`: where an EKS version stands in AWS's support calendar, and what it costs.
 
-Exit codes (checked in this order):
-  4  bad input: unreadable calendar, pricing or Terraform, bad --date, no version given
-  3  the version is past the end of extended support (AWS upgrades it for you) or is not in the calendar
+Exit codes (fleet/exits.py; checked in this order):
+  3  bad input: unreadable calendar, pricing or Terraform, bad --date, no version given, a --version that is not
+     a version, or an old version the calendar lacks
+  5  past the end of support: extended support is over, or standard support is over under the STANDARD upgrade
+     policy; either way AWS upgrades the control plane on its own schedule
   1  in extended support: the control plane costs 6x
-  2  in standard support, but the next deadline is within --warn-days
-  0  in standard support with more than --warn-days left
-Typer's own usage errors (unknown option) also exit 2.
+  4  in standard support, but the end of standard support is within --warn-days
+  0  in standard support with more than --warn-days left, or newer than the calendar's newest version
+  2  usage error from the command-line parser (unknown option), and only that
 """
 
 from __future__ import annotations
@@ -18,16 +20,18 @@ from typing import Annotated, Any
 import typer
 from rich.console import Console
 
+from fleet import exits
 from fleet.cost.pricing import load_pricing
 from fleet.datafiles import DataFileError
-from fleet.eks.calendar import Calendar, Status, load_calendar, normalise, status
+from fleet.eks.calendar import BadVersion, Calendar, Policy, Status, load_calendar, normalise, status
 from fleet.eks.terraform import EksConfig, TerraformError, read_eks_config
 from fleet.exits import die
 from fleet.output import emit
 
 app = typer.Typer(help="EKS version support status and upgrade deadlines.", no_args_is_help=True)
 
-EXIT_OK, EXIT_EXTENDED, EXIT_WARN, EXIT_UNSUPPORTED, EXIT_BAD_INPUT = 0, 1, 2, 3, 4
+EXIT_OK, EXIT_EXTENDED, EXIT_WARN = exits.OK, exits.FINDINGS, exits.DEADLINE
+EXIT_PAST_SUPPORT, EXIT_BAD_INPUT = exits.PAST_SUPPORT, exits.BAD_INPUT
 
 
 @app.callback()
@@ -37,19 +41,34 @@ def _group() -> None:
 
 
 def exit_code(st: Status, warn_days: int) -> int:
-    if st.phase in ("unknown", "unsupported"):
-        return EXIT_UNSUPPORTED
+    if st.phase == "unknown":
+        return EXIT_BAD_INPUT  # the calendar cannot judge it: the user has to add its dates
+    if st.phase in ("unsupported", "auto-upgrade"):
+        return EXIT_PAST_SUPPORT
     if st.phase == "extended":
         return EXIT_EXTENDED
     return EXIT_WARN if st.in_warning_window(warn_days) else EXIT_OK
 
 
-def message(st: Status, warn_days: int, extra_monthly: float, policy: str = "EXTENDED") -> str:
-    """One sentence a person can act on. `policy` is the cluster's upgrade policy when known."""
+def message(st: Status, warn_days: int, extra_monthly: float) -> str:
+    """One sentence a person can act on. `extra_monthly` is what extended support adds under `st.policy`."""
     steps = f" ({' -> '.join(st.upgrade_path)}, one minor version at a time)" if len(st.upgrade_path) > 1 else ""
     target = f"upgrade to {st.recommended}{steps}"
     if st.phase == "unknown":
         return f"EKS {st.version} is not in the calendar: add its dates from the EKS user guide (--calendar)."
+    if st.phase == "newer":
+        return (
+            f"EKS {st.version} is newer than the calendar knows (newest: {st.newest_known}), so its deadlines are "
+            "unknown; a new version gets 14 months of standard support. Add its dates from the EKS user guide "
+            "(--calendar) to be warned before they pass."
+        )
+    if st.phase == "auto-upgrade":
+        return (
+            f"EKS {st.version} left standard support on {st.next_deadline}. With upgrade policy STANDARD, AWS "
+            "upgrades the control plane automatically at the end of standard support instead of billing extended "
+            f"support (no extended-support cost), so the cluster is being or has been upgraded; the pinned "
+            f"version is stale: {target}."
+        )
     if st.phase == "unsupported":
         return (
             f"EKS {st.version} left extended support on {st.next_deadline}, so AWS upgrades the control plane "
@@ -60,17 +79,18 @@ def message(st: Status, warn_days: int, extra_monthly: float, policy: str = "EXT
             f"EKS {st.version} is in EXTENDED support: the control plane costs ${extra_monthly:.2f}/month more. "
             f"Extended support ends {st.next_deadline} ({st.days_left} days); {target}."
         )
+    then = (
+        "AWS upgrades it automatically (upgrade policy STANDARD)"
+        if st.policy == "STANDARD"
+        else f"it costs ${extra_monthly:.2f}/month more"
+    )
     if st.in_warning_window(warn_days):
-        then = (
-            "AWS upgrades it automatically (upgrade policy STANDARD)"
-            if policy == "STANDARD"
-            else f"it costs ${extra_monthly:.2f}/month more"
-        )
         return (
             f"EKS {st.version} leaves standard support on {st.next_deadline}, in {st.days_left} days; "
             f"from then {then}. {target[0].upper()}{target[1:]}."
         )
-    return f"EKS {st.version} is in standard support until {st.next_deadline} ({st.days_left} days)."
+    standard = f"EKS {st.version} is in standard support until {st.next_deadline} ({st.days_left} days)"
+    return f"{standard}; then {then}." if st.policy == "STANDARD" else f"{standard}."
 
 
 def _parse_date(value: str | None) -> date:
@@ -80,6 +100,13 @@ def _parse_date(value: str | None) -> date:
         return date.fromisoformat(value)
     except ValueError:
         die(f"--date {value!r}: expected YYYY-MM-DD", EXIT_BAD_INPUT)
+
+
+def _version(value: str, flag: str) -> str:
+    try:
+        return normalise(value)
+    except BadVersion as exc:
+        die(f"{flag}: {exc}", EXIT_BAD_INPUT)
 
 
 @app.command("status")
@@ -96,6 +123,8 @@ def status_command(
 ) -> None:
     """Support phase, days to the next deadline, extended-support cost and the upgrade target."""
     day = _parse_date(on)
+    if version is not None:
+        version = _version(version, "--version")
     try:
         calendar: Calendar = load_calendar(calendar_file)
         pricing = load_pricing(pricing_file)
@@ -107,28 +136,36 @@ def status_command(
             tf = read_eks_config(from_terraform)
         except TerraformError as exc:
             die(str(exc), EXIT_BAD_INPUT)
-        if version is not None and normalise(tf.version) != normalise(version):
+        pinned = _version(tf.version, f"{tf.where}: version")
+        if version is not None and pinned != version:
             die(f"--version {version} disagrees with {tf.where} ({tf.version}); pass one of them", EXIT_BAD_INPUT)
-        version = tf.version
+        version = pinned
     if version is None:
         die("give --version or --from-terraform", EXIT_BAD_INPUT)
-    st = status(calendar, version, day)
-    extra_monthly = (pricing.eks.extended_per_hour - pricing.eks.standard_per_hour) * pricing.hours_per_month
+    # Without Terraform the policy is unknown; AWS's default for API- and Terraform-made clusters is EXTENDED.
+    policy: Policy = "STANDARD" if tf is not None and tf.upgrade_policy == "STANDARD" else "EXTENDED"
+    st = status(calendar, version, day, policy)
+    # Under STANDARD the cluster is upgraded instead of billed, so extended support adds nothing to its cost.
+    rate_gap = pricing.eks.extended_per_hour - pricing.eks.standard_per_hour
+    extra_monthly = 0.0 if policy == "STANDARD" else rate_gap * pricing.hours_per_month
     code = exit_code(st, warn_days)
     data: dict[str, Any] = {
         "version": st.version,
         "date": st.on.isoformat(),
         "support": st.phase,
+        "upgrade_policy": policy,
         "next_deadline": st.next_deadline.isoformat() if st.next_deadline else None,
         "deadline": st.deadline_name or None,
         "days_left": st.days_left,
+        "auto_upgrade_date": st.auto_upgrade_on.isoformat() if st.auto_upgrade_on else None,
         "extended_support_extra_usd_per_month": round(extra_monthly, 2),
         "paying_extended_now": st.phase == "extended",
         "recommended_version": st.recommended,
         "upgrade_path": st.upgrade_path,
+        "calendar_newest_version": st.newest_known,
         "warn_days": warn_days,
         "exit_code": code,
-        "message": message(st, warn_days, extra_monthly, tf.upgrade_policy if tf else "EXTENDED"),
+        "message": message(st, warn_days, extra_monthly),
     }
     if tf is not None:
         data["terraform"] = {"where": tf.where, "upgrade_policy": tf.upgrade_policy}
@@ -139,7 +176,7 @@ def status_command(
             )
 
     def render(console: Console) -> None:
-        colour = {0: "green", 1: "red", 2: "yellow"}.get(code, "red")
+        colour = {EXIT_OK: "green", EXIT_EXTENDED: "red", EXIT_WARN: "yellow"}.get(code, "red")
         console.print(f"[bold {colour}]{st.phase.upper()}[/] {data['message']}")
         if tf is not None:
             console.print(f"[dim]read from {tf.where}; upgrade policy {tf.upgrade_policy}[/]")

@@ -1,7 +1,7 @@
 """`fleet new-app NAME`: scaffold an application's manifests under k8s/applications/base/NAME/.
 
-Exit codes: 0 created; 1 the app directory already exists (nothing is overwritten); 2 invalid input
-(name, namespace, port, image, paths, replicas).
+Exit codes (fleet/exits.py): 0 created; 8 refused: the app directory already exists (nothing is overwritten);
+3 invalid input (name, namespace, port, image, paths, replicas).
 """
 
 from __future__ import annotations
@@ -12,11 +12,12 @@ from typing import Annotated
 import typer
 from rich.console import Console
 
+from fleet import exits
 from fleet.exits import die
 from fleet.newapp.render import AppSpec, scaffold
 from fleet.output import emit
 
-EXIT_EXISTS, EXIT_BAD_INPUT = 1, 2
+EXIT_EXISTS, EXIT_BAD_INPUT = exits.REFUSED, exits.BAD_INPUT
 
 
 def new_app_command(

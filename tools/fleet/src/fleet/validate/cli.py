@@ -1,7 +1,7 @@
 """`fleet validate`: the offline platform checks that `make validate` runs.
 
-Exit codes: 0 every check passed (warnings allowed); 1 at least one check failed; 2 bad input (no such
---root, a Kubernetes version kubernetes-validate has no schemas for, an unknown --check).
+Exit codes (fleet/exits.py): 0 every check passed (warnings allowed); 1 at least one check failed; 3 bad input
+(no such --root, a Kubernetes version kubernetes-validate has no schemas for, an unknown --check).
 """
 
 from __future__ import annotations
@@ -14,11 +14,12 @@ from kubernetes_validate.utils import all_versions, major_minor
 from rich.console import Console
 from rich.table import Table
 
+from fleet import exits
 from fleet.exits import die
 from fleet.output import emit
 from fleet.validate.base import DEFAULT_K8S_VERSION, CheckResult, Context, registered, run_checks
 
-EXIT_FAILED, EXIT_BAD_INPUT = 1, 2
+EXIT_FAILED, EXIT_BAD_INPUT = exits.FINDINGS, exits.BAD_INPUT
 MAX_LINES = 40  # per check in the human output; --json carries every finding
 
 
