@@ -37,6 +37,17 @@ def pod_limit(name: str) -> dict[str, Any]:
     return {POD_LIMIT_KEY: name}
 
 
+def memory_size_field(description: str) -> Any:
+    """`size_mb` of memory jobs and syncs: one bound, the pod's memory budget, which both spend."""
+    return Field(
+        L.MEMORY_MB_DEFAULT,
+        ge=L.MEMORY_MB_MIN,
+        le=L.MEMORY_MB_MAX,
+        description=description,
+        json_schema_extra=pod_limit("memory_max_mb"),
+    )
+
+
 class Request(BaseModel):
     model_config = ConfigDict(extra="forbid", strict=True, allow_inf_nan=False)
 
@@ -89,12 +100,8 @@ def intensity_for(utilization: int | float) -> int:
 
 
 class MemoryJobRequest(Request):
-    size_mb: JsonInt = Field(
-        L.MEMORY_MB_DEFAULT,
-        ge=L.MEMORY_MB_MIN,
-        le=L.MEMORY_MB_MAX,
-        description="Resident memory to hold, in MiB; at most the container's memory less MEMORY_SAFETY_MB",
-        json_schema_extra=pod_limit("memory_max_mb"),
+    size_mb: JsonInt = memory_size_field(
+        "Resident memory to hold, in MiB; at most the container's memory less MEMORY_SAFETY_MB"
     )
     duration_seconds: JsonInt = Field(
         L.MEMORY_DURATION_DEFAULT_S, ge=L.MEMORY_DURATION_MIN_S, le=L.MEMORY_DURATION_MAX_S
@@ -130,12 +137,8 @@ class WorkRequest(Request):
 
 
 class MemorySyncRequest(Request):
-    size_mb: JsonInt = Field(
-        L.MEMORY_MB_DEFAULT,
-        ge=L.MEMORY_MB_MIN,
-        le=L.MEMORY_MB_MAX,
-        description="Memory to allocate and touch, in MiB; syncs and memory jobs share the pod's memory budget",
-        json_schema_extra=pod_limit("memory_max_mb"),
+    size_mb: JsonInt = memory_size_field(
+        "Memory to allocate and touch, in MiB; syncs and memory jobs share the pod's memory budget"
     )
     duration_ms: JsonInt = Field(
         L.MEMORY_SYNC_DURATION_DEFAULT_MS, ge=L.MEMORY_SYNC_DURATION_MIN_MS, le=L.MEMORY_SYNC_DURATION_MAX_MS
