@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -78,3 +78,82 @@ def make_app(tmp_path: Path, **overrides: Any) -> Flask:
     app = create_app(Settings(**options))
     app.config["TESTING"] = True
     return app
+
+
+def seed_run(
+    app: Flask,
+    latencies_us: Sequence[int],
+    *,
+    run_id: str | None = None,
+    name: str = "",
+    errors: int = 0,
+    pods: Sequence[str] = ("test-pod",),
+    seconds: int = 5,
+    thresholds: Sequence[str] = (),
+    finished: bool = True,
+) -> str:
+    """A driver run in the app's store whose one shard answered a response per latency (µs); returns the run id.
+
+    The state is built from the driver's own records, as a shard builds it: a Recorder fed each response (spread
+    evenly over `seconds` one-second points of the series, sent to `pods` in turn, `errors` of them answering 500),
+    wrapped in a DriverState and written through the store's shard calls. Without `run_id`, a new open-loop run
+    (started through the API, 20 req/s for `seconds`) is created first; with it, the state goes to that run (one
+    the form started, say) and replaces what its shard reported before: a state is cumulative. `finished` ends the
+    shard and freezes the run's summary, as the last shard to finish does (a run asked to stop ends `stopped`)."""
+    import math
+
+    from load_harness.context import KEY
+    from load_harness.driver.plan import constant_plan, plan_from_dict
+    from load_harness.driver.recorder import Recorder
+    from load_harness.driver.state import Connections, DriverState, ShardSet, StopReason
+    from load_harness.runs import repository as run_store
+    from load_harness.runs.model import RunOrigin
+    from load_harness.runs.store_sink import frozen_summary
+
+    engine = app.extensions[KEY].engine
+    if run_id is None:
+        plan = constant_plan("http://127.0.0.1:8000/load/cpu/work", "open", 20.0, float(seconds))
+        run_id = run_store.create(
+            engine,
+            target=plan.url,
+            plan=plan.to_dict(),
+            options={"thresholds": list(thresholds), "name": name, "placement": "local"},
+            shards=1,
+            source=RunOrigin.API,
+            pod="test-pod",
+        ).id
+    else:
+        stored = run_store.get(engine, run_id)
+        assert stored is not None, f"no run {run_id!r} in the store"
+        plan = plan_from_dict(stored.plan)
+    started = float(math.floor(time.time()) - seconds)
+    rec = Recorder(open_loop=plan.mode == "open")
+    failing = set(range(0, len(latencies_us), max(1, len(latencies_us) // errors))[:errors]) if errors else set()
+    per_second = max(1, math.ceil(len(latencies_us) / seconds))
+    for second in range(seconds):
+        for i in range(second * per_second, min(len(latencies_us), (second + 1) * per_second)):
+            rec.scheduled += 1
+            rec.on_sent(False)
+            # Times from 0: (us + 0.5) / 1e6 s converts back to exactly `us` µs (an epoch time would lose the µs).
+            end = (latencies_us[i] + 0.5) / 1e6
+            rec.response_received(0.0, 0.0, end, 500 if i in failing else 200, pods[i % len(pods)])
+        rec.roll_second(int(started) + second)
+    state = DriverState(
+        run_id=run_id,
+        shards=ShardSet(count=1, indices=[0]),
+        plan=plan.to_record(),
+        started_at=started,
+        updated_at=started + seconds,
+        duration_s=float(seconds),
+        finished=finished,
+        stop_reason=StopReason.COMPLETED if finished else None,
+        message=None,
+        in_flight=0,
+        connections=Connections(opened=1),
+        **dict(rec.measurements()),
+    )
+    run_store.shard_started(engine, run_id, 0, "seed-host", 1)
+    run_store.shard_progress(engine, run_id, 0, state.model_dump(mode="json"), finished=finished)
+    if finished:
+        run_store.finish_if_complete(engine, run_id, frozen_summary)
+    return run_id

@@ -10,10 +10,10 @@ import uuid
 from flask import Flask, Response, g, request
 
 from load_harness.api import chaos, flagger, jobs, meta, metrics, openapi, runs, work
-from load_harness.api.problems import register_error_handlers
-from load_harness.context import KEY, AppContext
+from load_harness.context import KEY, AppServices
 from load_harness.dashboard import bp as dashboard_bp
 from load_harness.limits import compute_limits, current_limits
+from load_harness.problems import register_error_handlers
 from load_harness.security import auth, headers, origin
 from load_harness.settings import Settings, get_settings
 from load_harness.store.engine import get_engine, make_engine
@@ -37,7 +37,7 @@ def create_app(settings: Settings | None = None) -> Flask:
         JSON_SORT_KEYS=False,
     )
     engine = get_engine() if settings is get_settings() else make_engine(settings.resolved_database_url)
-    app.extensions[KEY] = AppContext(
+    app.extensions[KEY] = AppServices(
         settings=settings,
         engine=engine,
         limits=current_limits() if settings is get_settings() else compute_limits(settings),
@@ -57,7 +57,7 @@ def create_app(settings: Settings | None = None) -> Flask:
 
 
 def _install_request_telemetry(app: Flask, settings: Settings) -> None:
-    context: AppContext = app.extensions[KEY]
+    context: AppServices = app.extensions[KEY]
     pod_name, expose_worker_pid = settings.pod_name, settings.expose_worker_pid
 
     @app.before_request

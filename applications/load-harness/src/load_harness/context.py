@@ -20,7 +20,7 @@ KEY = "load_harness"
 
 
 @dataclass
-class AppContext:
+class AppServices:
     settings: Settings
     engine: Engine
     limits: PodLimits
@@ -54,8 +54,8 @@ class AppContext:
             self._pool.close()
 
 
-def ctx() -> AppContext:
-    context: AppContext = current_app.extensions[KEY]
+def ctx() -> AppServices:
+    context: AppServices = current_app.extensions[KEY]
     return context
 
 

@@ -11,7 +11,7 @@ import math
 from dataclasses import asdict, dataclass
 from typing import Any
 
-from load_harness.container import read_limits
+from load_harness.cgroups import read_limits
 from load_harness.settings import Settings, get_settings
 
 MIB = 1024 * 1024
@@ -123,7 +123,9 @@ def shard_processes_default(available_cores: float) -> int:
     return max(2, math.ceil(2 * available_cores - 1e-9))
 
 
-# Driver runs started through the API, the dashboard or the Flagger webhook (the CLI is not bound by these).
+# Driver runs, however started: the API, the dashboard, the Flagger webhook and the CLI alike. Each is checked by
+# driver.spec.check_bound, which reads the value here when it checks (so a changed value applies everywhere at
+# once); the OpenAPI document and the dashboard's form read them the same way.
 DRIVER_RATE_MAX = 20_000.0
 DRIVER_CONCURRENCY_MAX = 1_000
 DRIVER_DURATION_MAX_S = 3_600

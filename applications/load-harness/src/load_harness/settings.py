@@ -87,9 +87,8 @@ class Settings(BaseSettings):
     @field_validator("driver_allowed_hosts")
     @classmethod
     def _allowed_hosts_parse(cls, value: str) -> str:
-        # The guard owns the pattern syntax; imported here so this base module loads nothing else at import time.
         # Refusing to start beats a pattern that silently admits too much (a wildcard on every port).
-        from load_harness.runs.guard import parse_patterns
+        from load_harness.hosts import parse_patterns  # lazily: this base module loads nothing else at import
 
         parse_patterns(value)
         return value

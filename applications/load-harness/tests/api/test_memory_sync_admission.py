@@ -24,7 +24,7 @@ import requests
 import sqlalchemy as sa
 from flask import Flask
 from lh_support import start_server, wait_for
-from load_harness.container import read_limits
+from load_harness.cgroups import read_limits
 from load_harness.context import KEY
 from load_harness.limits import MIB
 from load_harness.store import jobs as job_store

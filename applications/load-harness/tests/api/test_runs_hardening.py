@@ -21,7 +21,7 @@ from load_harness.context import KEY
 from load_harness.driver.client import build_target
 from load_harness.driver.plan import PlanError, parse_duration, parse_stages
 from load_harness.driver.thresholds import ThresholdError, parse_threshold
-from load_harness.store import runs as run_store
+from load_harness.runs import repository as run_store
 from typer import Typer
 from typer.testing import CliRunner
 from werkzeug.test import TestResponse

@@ -18,7 +18,7 @@ from typing import Any
 import pytest
 from flask.testing import FlaskClient
 from lh_support import RunningServer, start_server
-from load_harness.container import read_limits
+from load_harness.cgroups import read_limits
 
 HERE = Path(__file__).resolve().parent
 CONFIG = HERE / "schemathesis.toml"

@@ -52,7 +52,7 @@ def test_pages_render_as_full_documents(ui: Any, path: str) -> None:
 
 
 @pytest.mark.parametrize("path", PAGES)
-def test_pages_with_a_run_source_render(ui: Any, run_source: Any, path: str) -> None:
+def test_pages_with_stored_runs_render(ui: Any, stored_runs: dict[str, str], path: str) -> None:
     response = ui.get(path)
     assert response.status_code == 200
     assert_csp_clean(response.get_data(as_text=True))
@@ -67,12 +67,14 @@ def test_partials_render_as_fragments(ui: Any, path: str) -> None:
     assert_csp_clean(html)
 
 
-def test_run_pages_render(ui: Any, run_source: Any) -> None:
-    for path in ("/ui/runs/run_a", "/ui/runs/compare?a=run_a&b=run_b", "/ui/runs/compare?run=run_a&run=run_b"):
+def test_run_pages_render(ui: Any, stored_runs: dict[str, str]) -> None:
+    run_a, run_b = stored_runs["baseline"], stored_runs["after tuning"]
+    paths = (f"/ui/runs/{run_a}", f"/ui/runs/compare?a={run_a}&b={run_b}", f"/ui/runs/compare?run={run_a}&run={run_b}")
+    for path in paths:
         response = ui.get(path)
         assert response.status_code == 200, path
         assert_csp_clean(response.get_data(as_text=True))
-    assert ui.get("/ui/runs/run_a/data.json").is_json
+    assert ui.get(f"/ui/runs/{run_a}/data.json").is_json
 
 
 def test_static_assets_are_served_with_versions(ui: Any) -> None:

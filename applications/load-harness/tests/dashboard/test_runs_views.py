@@ -1,5 +1,5 @@
-"""Cluster Load tab and runs pages: against a fake RunSource (the interface), against the real driver store, and
-with no source at all."""
+"""Cluster Load tab and runs pages, over the driver's real store: runs started from the form (pending: a unit-test
+app has no supervisor to launch them) and runs seeded with states built from the driver's own records."""
 
 from __future__ import annotations
 
@@ -8,11 +8,13 @@ from typing import Any
 
 import pytest
 from flask import Flask
+from lh_support import seed_run
 from load_harness import limits as L
 from load_harness.context import KEY
-from load_harness.dashboard import cluster, runs, runs_store
+from load_harness.dashboard import cluster, runs, runs_data
 from load_harness.driver import histo
-from load_harness.store import runs as run_store
+from load_harness.runs import repository as run_store
+from load_harness.runs.model import RunOrigin, RunStatus
 
 RUN_OK = {
     "mode": "open",
@@ -54,8 +56,13 @@ def test_curve_and_description() -> None:
     assert runs.describe_stages(start, stages) == "0→100 over 10 s, hold 100 for 30 s"
 
 
-def test_form_bounds_come_from_the_source() -> None:
-    limits = runs.RunLimits(rate_max=100, concurrency_max=10, duration_min_s=1, duration_max_s=60)
+def test_form_bounds_come_from_limits(app: Flask, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(L, "DRIVER_RATE_MAX", 100.0)
+    monkeypatch.setattr(L, "DRIVER_CONCURRENCY_MAX", 10)
+    monkeypatch.setattr(L, "DRIVER_DURATION_MAX_S", 60)
+    with app.app_context():
+        limits = cluster.run_limits()  # read at call time, through runs.service.bounds()
+    assert limits == runs.RunLimits(rate_max=100, concurrency_max=10, duration_min_s=1, duration_max_s=60)
     form = cluster.parse_run_form({**RUN_OK, "target": "101", "duration_s": "61"}, limits)
     assert form.errors == {"target": "must be between 1 and 100 req/s", "duration_s": "must be between 1 and 60 s"}
     form = cluster.parse_run_form({**RUN_OK, "mode": "closed", "target": "10.5"}, limits)
@@ -80,67 +87,84 @@ def test_form_builds_the_run_spec() -> None:
     }
 
 
-# --- against the fake source ----------------------------------------------------------------------------
+# --- the form, checked and started through runs.service ---------------------------------------------------
 
 
-def test_cluster_tab_shows_limits(ui: Any, run_source: Any) -> None:
+def _only_run(app: Flask) -> run_store.Run:
+    [run] = run_store.list_runs(app.extensions[KEY].engine, source=RunOrigin.DASHBOARD)
+    return run
+
+
+def test_cluster_tab_shows_limits(ui: Any, form_bounds: None) -> None:
     html = ui.get("/ui/tabs/cluster").get_data(as_text=True)
     assert "rate 1–5000 req/s, or concurrency 1–200" in html
     assert f"iterations {L.ITERATIONS_MIN}–{L.ITERATIONS_MAX}" in html
     assert "<polyline" in html
 
 
-def test_cluster_validation_and_preview(ui: Any, run_source: Any) -> None:
+def test_cluster_validation_and_preview(ui: Any, form_bounds: None) -> None:
     html = ui.post("/ui/cluster/validate?field=target", {**RUN_OK, "target": "0"}).get_data(as_text=True)
     assert "must be between 1 and 5000 req/s" in html
     html = ui.post("/ui/cluster/validate?field=url", {**RUN_OK, "url": "http://10.0.0.1/"}).get_data(as_text=True)
-    assert "allowlist" in html
+    assert "target 10.0.0.1:80 is not allowed" in html  # the SSRF guard's own message
     preview = ui.post("/ui/cluster/preview", {**RUN_OK, "preset": "step"}).get_data(as_text=True)
     assert "hold 10 for 5 s" in preview
 
 
-def test_cluster_start_reaches_the_source_and_the_active_panel(ui: Any, run_source: Any) -> None:
+def test_cluster_start_reaches_the_store_and_the_active_panel(app: Flask, ui: Any) -> None:
     response = ui.post("/ui/cluster", {**RUN_OK, "name": "smoke"})
     assert response.status_code == 200
     assert response.headers["HX-Trigger"] == "jobs-changed"
-    assert run_source.started[-1]["name"] == "smoke"
+    run = _only_run(app)
+    assert run.options["name"] == "smoke"
+    assert run.status == RunStatus.PENDING  # no supervisor in a unit-test app
     active = ui.get("/ui/partials/active").get_data(as_text=True)
-    assert 'data-run-id="run_1"' in active
-    assert 'hx-post="/ui/runs/run_1/stop"' in active
-    assert ui.post("/ui/runs/run_1/stop").status_code == 200
-    assert run_source.stopped == ["run_1"]
-    again = ui.post("/ui/runs/run_1/stop")
+    assert f'data-run-id="{run.id}"' in active
+    assert f'hx-post="/ui/runs/{run.id}/stop"' in active
+    assert ui.post(f"/ui/runs/{run.id}/stop").status_code == 200
+    assert _only_run(app).stop_requested
+    seed_run(app, [5000] * 10, run_id=run.id)  # its shard honours the stop and finishes
+    assert _only_run(app).status == RunStatus.STOPPED
+    again = ui.post(f"/ui/runs/{run.id}/stop")
     assert again.status_code == 404
     assert "is not running" in again.get_data(as_text=True)
+    assert ui.post("/ui/runs/nope/stop").status_code == 404
 
 
-def test_source_errors_land_on_the_field_or_the_form(ui: Any, run_source: Any) -> None:
-    from load_harness.api.problems import ProblemError, field_error, invalid
-
-    run_source.reject = invalid([field_error("stages", "targets must be ≤ 5000", 9000)])
-    html = ui.post("/ui/cluster", RUN_OK).get_data(as_text=True)
-    assert 'id="cluster-target-error"' in html
-    assert "targets must be ≤ 5000" in html
-    run_source.reject = ProblemError(409, "Busy", "the driver is busy")
+def test_service_errors_land_on_the_field_or_the_form(app: Flask, ui: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    # A threshold longer than limits.py allows: runs.service refuses `thresholds.0`, shown next to the p99 field.
+    with monkeypatch.context() as patch:
+        patch.setattr(L, "THRESHOLD_TEXT_MAX", 8)
+        response = ui.post("/ui/cluster", RUN_OK)
+    assert response.status_code == 422
+    html = response.get_data(as_text=True)
+    assert 'id="cluster-p99_ms-error"' in html
+    assert "at most 8" in html
+    # No room left on the pod (pending runs hold its places): admission's 409, shown on the form.
+    for _ in range(app.extensions[KEY].limits.max_concurrent_runs):
+        assert ui.post("/ui/cluster", RUN_OK).status_code == 200
     response = ui.post("/ui/cluster", RUN_OK)
     assert response.status_code == 409
-    assert "the driver is busy" in response.get_data(as_text=True)
+    assert "MAX_CONCURRENT_RUNS" in response.get_data(as_text=True)
 
 
-def test_history_filters(ui: Any, run_source: Any) -> None:
+def test_history_filters(ui: Any, stored_runs: dict[str, str]) -> None:
+    run_a, run_b = stored_runs["baseline"], stored_runs["after tuning"]
     html = ui.get("/ui/runs/partials/list?q=tuning").get_data(as_text=True)
-    assert 'data-run-id="run_b"' in html
-    assert 'data-run-id="run_a"' not in html
+    assert f'data-run-id="{run_b}"' in html
+    assert f'data-run-id="{run_a}"' not in html
     html = ui.get("/ui/runs/partials/list?status=running").get_data(as_text=True)
     assert "No runs match." in html
     html = ui.get("/ui/runs?status=bogus&mode=bogus").get_data(as_text=True)
-    assert 'data-run-id="run_a"' in html
+    assert f'data-run-id="{run_a}"' in html
 
 
-def test_user_text_is_escaped_in_runs_pages(ui: Any, run_source: Any) -> None:
+def test_user_text_is_escaped_in_runs_pages(app: Flask, ui: Any, stored_runs: dict[str, str]) -> None:
     evil = "<script>alert(1)</script>"
     ui.post("/ui/cluster", {**RUN_OK, "name": evil})
-    for path in ("/ui/runs", "/ui/runs/run_1", "/ui/partials/active", "/ui/runs/compare?a=run_1&b=run_a"):
+    run = _only_run(app)
+    compare = f"/ui/runs/compare?a={run.id}&b={stored_runs['baseline']}"
+    for path in ("/ui/runs", f"/ui/runs/{run.id}", "/ui/partials/active", compare):
         html = ui.get(path).get_data(as_text=True)
         assert evil not in html, path
         assert "&lt;script&gt;alert(1)&lt;/script&gt;" in html, path
@@ -149,45 +173,26 @@ def test_user_text_is_escaped_in_runs_pages(ui: Any, run_source: Any) -> None:
     assert "&lt;script&gt;" in html
 
 
-def test_detail_data_and_compare(ui: Any, run_source: Any) -> None:
-    data = ui.get("/ui/runs/run_a/data.json").get_json()
+def test_detail_data_and_compare(ui: Any, stored_runs: dict[str, str]) -> None:
+    run_a, run_b = stored_runs["baseline"], stored_runs["after tuning"]
+    data = ui.get(f"/ui/runs/{run_a}/data.json").get_json()
     assert data["time"]["t"] == [0.0, 1.0, 2.0, 3.0, 4.0]
     assert data["pods"]["pod"] == ["pod-a", "pod-b"]
     assert data["codes"] == {"code": ["200", "500"], "count": [597, 3]}
     assert data["live"] is False
     assert ui.get("/ui/runs/nope").status_code == 404
-    missing = ui.get("/ui/runs/compare?a=run_a")
+    missing = ui.get(f"/ui/runs/compare?a={run_a}")
     assert missing.status_code == 400
     assert "Choose two runs" in missing.get_data(as_text=True)
-    html = ui.get("/ui/runs/compare?a=run_a&b=run_b").get_data(as_text=True)
+    html = ui.get(f"/ui/runs/compare?a={run_a}&b={run_b}").get_data(as_text=True)
     assert "A: baseline" in html
     assert "B: after tuning" in html
 
 
-# --- with no source --------------------------------------------------------------------------------------
+# --- more of the store: the plan a form run stores, the histogram, a genuine driver state -----------------
 
 
-def test_without_a_source_the_pages_say_so(app: Flask, ui: Any) -> None:
-    app.extensions.pop(runs.EXTENSION, None)
-    tab = ui.get("/ui/tabs/cluster").get_data(as_text=True)
-    assert "Cluster Load is not available yet." in tab
-    assert "cluster-form" not in tab
-    assert "driver API (/runs) is not available" in ui.get("/ui/runs").get_data(as_text=True)
-    response = ui.post("/ui/cluster", RUN_OK)
-    assert response.status_code == 503
-    assert "not available" in response.get_data(as_text=True)
-    assert ui.get("/ui/runs/x").status_code == 404
-    assert ui.post("/ui/runs/x/stop").status_code == 404
-
-
-# --- against the driver's real store ---------------------------------------------------------------------
-
-
-def test_real_source_is_registered(app: Flask) -> None:
-    assert isinstance(app.extensions[runs.EXTENSION], runs_store.StoreRunSource)
-
-
-def test_real_source_starts_a_run_in_the_store(app: Flask, ui: Any) -> None:
+def test_form_starts_a_run_in_the_store(app: Flask, ui: Any) -> None:
     response = ui.post("/ui/cluster", {**RUN_OK, "name": "stored", "preset": "step"})
     assert response.status_code == 200, response.get_data(as_text=True)
     engine = app.extensions[KEY].engine
@@ -205,7 +210,7 @@ def test_real_source_starts_a_run_in_the_store(app: Flask, ui: Any) -> None:
     assert ui.post(f"/ui/runs/{run.id}/stop").status_code == 200
 
 
-def test_real_source_closed_loop_and_iterations(app: Flask, ui: Any) -> None:
+def test_form_closed_loop_and_iterations(app: Flask, ui: Any) -> None:
     form = {**RUN_OK, "mode": "closed", "target": "6", "preset": "constant", "work": "iterations"}
     response = ui.post("/ui/cluster", {**form, "work_amount": "20000"})
     assert response.status_code == 200, response.get_data(as_text=True)
@@ -215,7 +220,7 @@ def test_real_source_closed_loop_and_iterations(app: Flask, ui: Any) -> None:
     assert json.loads(run.plan["body"]) == {"iterations": 20000}
 
 
-def test_real_source_refuses_other_hosts_next_to_the_url(ui: Any) -> None:
+def test_form_refuses_other_hosts_next_to_the_url(ui: Any) -> None:
     html = ui.post("/ui/cluster/validate?field=url", {**RUN_OK, "url": "http://example.com/"}).get_data(as_text=True)
     assert "example.com" in html
     response = ui.post("/ui/cluster", {**RUN_OK, "url": "http://example.com/"})
@@ -227,21 +232,24 @@ def test_latency_buckets_from_shard_histograms() -> None:
     hist = histo.new_histogram()
     for value_us in (80, 150, 900, 1500, 4000, 4000):
         hist.record_value(value_us)
-    buckets = runs_store.latency_buckets([{"latency": {"response": histo.encode(hist)}}])
-    assert buckets[0] == (0.1, 1)
-    assert sum(c for _, c in buckets) == 6
-    assert buckets[-1] == (5.0, 2)
-    assert runs_store.latency_buckets([]) == []
+    buckets = runs_data.latency_buckets([histo.encode(hist)])
+    assert buckets[0][0] <= 0.08 < buckets[0][1]  # (low ms, high ms, count): each value inside its own bin
+    assert buckets[0][2] == 1
+    assert sum(c for _, _, c in buckets) == 6
+    assert buckets[-1][0] <= 4.0 < buckets[-1][1]
+    assert buckets[-1][2] == 2
+    assert [b[0] for b in buckets[1:]] == [b[1] for b in buckets[:-1]]  # contiguous, empty bins kept between
+    assert runs_data.latency_buckets([]) == []
 
 
-def test_real_source_shows_a_real_driver_state(app: Flask, ui: Any) -> None:
+def test_pages_show_a_real_driver_state(app: Flask, ui: Any) -> None:
     """A genuine driver state (the engine run in-process against this app) read back through the store."""
     import asyncio
     import threading
 
     from load_harness.driver.plan import constant_plan
     from load_harness.driver.runner import Runner
-    from load_harness.runs.sink import merged_summary
+    from load_harness.runs.store_sink import frozen_summary
     from werkzeug.serving import make_server
 
     server = make_server("127.0.0.1", 0, app, threaded=True)
@@ -264,14 +272,14 @@ def test_real_source_shows_a_real_driver_state(app: Flask, ui: Any) -> None:
         pod="test-pod",
     )
     run_store.shard_started(engine, run.id, 0, "host", 1)
-    run_store.shard_progress(engine, run.id, 0, state, finished=True)
-    run_store.finish_if_complete(engine, run.id, merged_summary)
+    run_store.shard_progress(engine, run.id, 0, state.model_dump(mode="json"), finished=True)
+    run_store.finish_if_complete(engine, run.id, frozen_summary)
 
     data = ui.get(f"/ui/runs/{run.id}/data.json").get_json()
     assert data["status"] == "completed"
     assert len(data["time"]["t"]) >= 2
     assert data["time"]["t"][0] == 0
-    assert sum(data["histogram"]["count"]) == state["counters"]["completed"] == 80
+    assert sum(data["histogram"]["count"]) == state.counters.completed == 80
     assert data["pods"] == {"pod": ["test-pod"], "requests": [80]}
     assert data["codes"] == {"code": ["200"], "count": [80]}
     html = ui.get(f"/ui/runs/{run.id}").get_data(as_text=True)

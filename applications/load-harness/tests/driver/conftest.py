@@ -16,6 +16,7 @@ import typer
 from aiohttp import web
 from load_harness.bench.driver import NGINX, STATIC, Nginx
 from load_harness.cli.drive import drive_command
+from load_harness.server.launch import free_port
 from typer.testing import CliRunner
 
 
@@ -87,16 +88,9 @@ class Backend:
         self._loop.close()
 
 
-def closed_port() -> int:
-    """A port on 127.0.0.1 with nothing listening (connection refused)."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 @pytest.fixture
 def unreachable_url() -> str:
-    return f"http://127.0.0.1:{closed_port()}/"
+    return f"http://127.0.0.1:{free_port()}/"  # nothing listens there: connection refused
 
 
 @pytest.fixture

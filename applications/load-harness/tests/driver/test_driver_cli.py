@@ -10,6 +10,9 @@ import pytest
 from lh_support_procs import own_time
 from load_harness.cli.drive import build_plan
 from load_harness.driver.options import default_url
+from load_harness.driver.report import render_html
+from load_harness.driver.state import Summary
+from load_harness.driver.thresholds import ThresholdResult
 
 
 def output_json(result: Any) -> dict[str, Any]:
@@ -59,6 +62,29 @@ def test_error_threshold_and_html_report(cli: Any, backend: Any, tmp_path: Path)
     assert "FAIL" in html
     assert "<script" not in html
     assert "http://" not in html.replace(backend.url, "").replace("http://www.w3.org", "")
+
+
+def test_html_report_shows_the_summary_and_escapes_the_url(cli: Any, backend: Any, tmp_path: Path) -> None:
+    report = tmp_path / "run.html"
+    url = backend.url + "/?a=1&b='x'"  # `&` and `'` stay as they are on the wire; `<` would be percent-encoded
+    result = cli(url, "--concurrency", "2", "--requests", "40", "--threshold", "p99<5s", "--report", str(report),
+                 "--json")  # fmt: skip
+    assert result.exit_code == 0, result.output
+    summary = output_json(result)
+    html = report.read_text()
+    assert "/?a=1&amp;b=&#39;x&#39;" in html
+    assert "b='x'" not in html
+    assert f"<td>completed</td><td>{summary['requests']['completed']:,}</td>" in html
+    assert f"<td>200</td><td>{summary['status_codes']['200']:,}</td>" in html
+    response = summary["latency_ms"]["response"]
+    assert f"<td>p99.9</td><td>{response['p99.9']:.3f}</td>" in html
+    assert f"<td>{summary['pods'][0]['pod']}</td><td>{summary['pods'][0]['count']:,}</td>" in html
+    assert "<td>p99&lt;5s</td>" in html
+    assert '<span class="pass">pass</span>' in html
+    assert html.count("<svg") == 2
+    # The summary read back from its JSON renders the same page: nothing in the report depends on the process.
+    typed = Summary.model_validate({k: v for k, v in summary.items() if k not in ("thresholds", "exit_code")})
+    assert render_html(typed, [ThresholdResult.model_validate(t) for t in summary["thresholds"]]) == html
 
 
 @pytest.mark.parametrize(

@@ -8,7 +8,6 @@ import random
 
 import pytest
 from load_harness.driver import histo
-from load_harness.driver.parser import ProtocolError, ResponseParser
 from load_harness.driver.plan import (
     Plan,
     PlanError,
@@ -21,52 +20,6 @@ from load_harness.driver.plan import (
 )
 from load_harness.driver.series import Series, merge_series
 from load_harness.driver.thresholds import ThresholdError, parse_threshold
-
-
-def feed_in_pieces(raw: bytes, size: int, head: bool = False) -> ResponseParser:
-    parser = ResponseParser()
-    parser.reset(head)
-    done = False
-    for i in range(0, len(raw), size):
-        assert not done, "completed before the end of the response"
-        done = parser.feed(raw[i : i + size])
-    assert done
-    return parser
-
-
-@pytest.mark.parametrize("size", [1, 3, 7, 1000])
-def test_parser_content_length_chunked_and_pod_header(size: int) -> None:
-    fixed = b"HTTP/1.1 201 Created\r\nContent-Length: 5\r\nX-Pod-Name: web-1\r\n\r\nhello"
-    parser = feed_in_pieces(fixed, size)
-    assert (parser.status, parser.pod, parser.keep_alive, parser.extra) == (201, "web-1", True, b"")
-    chunked = (
-        b"HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\ncontent-type: application/json\r\n\r\n"
-        b'4;ext=1\r\n{"po\r\n10\r\nd_name": "web-2"\r\n1\r\n}\r\n0\r\nTrailer: x\r\n\r\n'
-    )
-    parser = feed_in_pieces(chunked, size)
-    assert (parser.status, parser.pod) == (200, "web-2")  # no header: taken from the JSON body
-
-
-def test_parser_framing_variants() -> None:
-    parser = feed_in_pieces(b"HTTP/1.1 204 No Content\r\nConnection: close\r\n\r\n", 100)
-    assert (parser.status, parser.keep_alive) == (204, False)
-    parser = feed_in_pieces(b"HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\n", 100, head=True)
-    assert parser.status == 200  # HEAD: no body despite the length
-    parser = feed_in_pieces(b"HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 503 x\r\nContent-Length: 0\r\n\r\n", 4)
-    assert parser.status == 503
-    parser = ResponseParser()
-    assert not parser.feed(b'HTTP/1.0 200 OK\r\nContent-Type: application/json\r\n\r\n{"pod_name":"p9"}')
-    assert parser.reads_to_eof
-    assert not parser.keep_alive
-    parser.finish_at_eof()
-    assert parser.pod == "p9"
-    parser = feed_in_pieces(b"HTTP/1.0 200 OK\r\nConnection: keep-alive\r\nContent-Length: 0\r\n\r\n", 5)
-    assert parser.keep_alive
-    with pytest.raises(ProtocolError):
-        ResponseParser().feed(b"SSH-2.0-OpenSSH\r\n\r\n")
-    parser = ResponseParser()
-    assert parser.feed(b"HTTP/1.1 200 OK\r\nContent-Length: 1\r\n\r\nab")
-    assert parser.extra == b"b"  # a byte past the response: the client will not reuse this connection
 
 
 def test_durations_and_stages() -> None:
@@ -137,12 +90,12 @@ def test_series_is_bounded_and_merges_by_second() -> None:
     series = Series(max_points=10)
     for t in range(1000, 1035):
         series.add(t, 2, 2, 1, 100, 200)
-    data = series.to_dict()
-    assert len(data["points"]) <= 10
-    assert data["interval_s"] == 4
-    assert sum(p[1] for p in data["points"]) == 70
+    data = series.snapshot()
+    assert len(data.points) <= 10
+    assert data.interval_s == 4
+    assert sum(p[1] for p in data.points) == 70
     merged = merge_series([data, data])
-    assert sum(p[3] for p in merged["points"]) == 70
+    assert sum(p[3] for p in merged.points) == 70
 
 
 def test_threshold_parsing() -> None:

@@ -7,21 +7,14 @@ import json
 import logging
 import sys
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 from flask import Flask
-from lh_support import make_app
 from load_harness.telemetry.logging import JsonFormatter, TextFormatter, escape_controls, request_id_var
 
 # A path whose %0a would start a second, forged record in the text log; then a CR, and Unicode's line separator.
 FORGED = "/x%0a2026-01-01%20INFO%20fake"
 OTHER_BREAKS = ["/y%0d12:00:00%20INFO%20fake", "/z%E2%80%A8fake", "/w%E2%80%A9fake", "/v%C2%85fake", "/u%1b[2Kfake"]
-
-
-@pytest.fixture
-def app(tmp_path: Path) -> Flask:
-    return make_app(tmp_path)
 
 
 @pytest.fixture

@@ -21,9 +21,9 @@ from collections.abc import Callable
 from flask import Blueprint, Flask, Response, current_app, jsonify, request
 
 from load_harness.api.models import ChaosRequest, ChaosReset
-from load_harness.api.problems import ProblemError
 from load_harness.api.validation import documented, parse_body
 from load_harness.context import ctx
+from load_harness.problems import ProblemError
 from load_harness.security.public import chaos_exempt
 from load_harness.store import pods as pod_store
 

@@ -19,12 +19,12 @@ from load_harness.api.models import (
     StopRequest,
     intensity_for,
 )
-from load_harness.api.problems import ProblemError, field_error, invalid
 from load_harness.api.validation import documented, parse_body, parse_query
 from load_harness.context import ctx, iso, now_iso
 from load_harness.limits import MIB
+from load_harness.problems import ProblemError, field_error, invalid
 from load_harness.store import jobs as job_store
-from load_harness.supervisor.wakeup import wake
+from load_harness.wakeup import wake
 
 bp = Blueprint("jobs", __name__)
 ERRORS: dict[int, type[Problem] | str] = {409: Problem, 422: Problem, 400: Problem}

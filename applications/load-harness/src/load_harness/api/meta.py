@@ -12,7 +12,7 @@ from flask import Blueprint, Response, jsonify, url_for
 from load_harness import __version__
 from load_harness.api.models import Health, Readiness
 from load_harness.api.validation import documented
-from load_harness.container import read_limits
+from load_harness.cgroups import read_limits
 from load_harness.context import ctx, now_iso
 from load_harness.store.engine import ping
 

@@ -10,7 +10,7 @@ from typing import Any, TypeVar
 from flask import request
 from pydantic import BaseModel, ValidationError
 
-from load_harness.api.problems import ProblemError, from_validation_error, invalid
+from load_harness.problems import ProblemError, from_validation_error, invalid
 
 M = TypeVar("M", bound=BaseModel)
 F = TypeVar("F", bound=Callable[..., Any])

@@ -13,9 +13,9 @@ from flask import Blueprint, Response, jsonify
 from load_harness import limits as L
 from load_harness.api.jobs import check_memory_request
 from load_harness.api.models import MemorySyncRequest, MemorySyncResult, Problem, WorkRequest, WorkResult
-from load_harness.api.problems import ProblemError
 from load_harness.api.validation import documented, parse_body
 from load_harness.context import ctx
+from load_harness.problems import ProblemError
 from load_harness.store import jobs as job_store
 from load_harness.workloads.memory import allocate
 

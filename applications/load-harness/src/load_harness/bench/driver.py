@@ -1,109 +1,38 @@
 """Driver benchmark: our driver against wrk, hey and Locust, all on one local nginx, plus pacing, latency and RSS.
 
-    python -m load_harness.bench.driver            # ~2 minutes, prints JSON
-    python -m load_harness.bench.driver --long     # adds a 10-minute open-loop run for the RSS trend
+    python -m load_harness.bench.driver            # ~5 minutes, prints JSON
+    python -m load_harness.bench.driver --long     # makes the RSS run 10 minutes
 
-Every tool runs closed loop with the same connection count against an nginx `return 200`. The driver and Locust
-run as child processes so their CPU time (user+sys from wait4) gives throughput per core. Plain wrk (Debian's) has
-no `-R`, so the rate-limited p50 comparison uses hey with `-q` (per-worker QPS) — see docs/driver.md.
+Every tool runs closed loop with the same connection count against an nginx `return 200`, in rounds (driver,
+driver on asyncio's loop, hey, wrk, Locust, then again), so that a neighbour's burst on a shared machine hits every
+tool alike; each tool's figure is its median round. "Per core" is the tool's requests per second divided by the
+CPU its process used (user+sys from /proc, all threads) in the steady middle of its run, so start-up and exit do
+not count. Plain wrk (Debian's) has no `-R`, so the rate-limited p50 comparison uses hey with `-q` (per-worker
+QPS) and wrk paced by a Lua `delay()`, see docs/driver.md.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import platform
 import re
-import shutil
-import socket
 import subprocess
 import sys
 import tempfile
-import textwrap
 import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from types import TracebackType
 from typing import Any
 
-NGINX = shutil.which("nginx") or "/usr/sbin/nginx"
+from load_harness import limits
+from load_harness.bench.nginx import NGINX, STATIC, Nginx, free_port
+from load_harness.driver import eventloop
 
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-class Nginx:
-    """A throwaway nginx (own prefix, pid, logs, port) for tests and benchmarks."""
-
-    def __init__(self, server_body: str, extra_http: str = "", keepalive_requests: int = 1000, workers: int = 1):
-        self.server_body, self.extra_http = server_body, extra_http
-        self.keepalive_requests, self.workers = keepalive_requests, workers
-        self.port = 0
-        self._dir: tempfile.TemporaryDirectory[str] | None = None
-        self._proc: subprocess.Popen[bytes] | None = None
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
-
-    def __enter__(self) -> Nginx:
-        if not Path(NGINX).exists():
-            raise FileNotFoundError("nginx is not installed (apt-get install nginx)")
-        self._dir = tempfile.TemporaryDirectory(prefix="lh-nginx-")
-        prefix = self._dir.name
-        os.chmod(prefix, 0o755)  # noqa: S103 -- nginx workers run as nobody and must reach the temp paths
-        self.port = free_port()
-        temps = " ".join(f"{k}_temp_path {prefix}/{k};" for k in ("client_body", "proxy", "fastcgi", "uwsgi", "scgi"))
-        conf = textwrap.dedent(
-            f"""
-            worker_processes {self.workers};
-            pid {prefix}/nginx.pid;
-            error_log {prefix}/error.log warn;
-            events {{ worker_connections 16384; }}
-            http {{
-              access_log off;
-              {temps}
-              keepalive_requests {self.keepalive_requests};
-              {self.extra_http}
-              server {{ listen 127.0.0.1:{self.port} reuseport; {self.server_body} }}
-            }}
-            """
-        )
-        Path(prefix, "nginx.conf").write_text(conf)
-        self._proc = subprocess.Popen(
-            [NGINX, "-p", prefix, "-c", f"{prefix}/nginx.conf", "-e", f"{prefix}/error.log", "-g", "daemon off;"],
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.PIPE,
-        )
-        deadline = time.monotonic() + 10
-        while time.monotonic() < deadline:
-            if self._proc.poll() is not None:
-                err = self._proc.stderr.read().decode() if self._proc.stderr else ""
-                raise RuntimeError(f"nginx exited: {err}")
-            try:
-                socket.create_connection(("127.0.0.1", self.port), timeout=0.2).close()
-                return self
-            except OSError:
-                time.sleep(0.05)
-        raise RuntimeError("nginx did not start listening")
-
-    def __exit__(self, t: type[BaseException] | None, e: BaseException | None, tb: TracebackType | None) -> None:
-        if self._proc is not None:
-            self._proc.terminate()
-            try:
-                self._proc.wait(5)
-            except subprocess.TimeoutExpired:
-                self._proc.kill()
-        if self._dir is not None:
-            self._dir.cleanup()
-
-
-STATIC = 'location / { return 200 "ok\\n"; }'
+__all__ = ["NGINX", "STATIC", "Nginx", "free_port", "main"]  # tests import nginx from here too
 
 
 @dataclass
@@ -126,11 +55,11 @@ def _proc_sample(pid: int) -> tuple[float, int] | None:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK"), int(rss.group(1)) if rss else 0
 
 
-def _timed(cmd: list[str], timeout: float) -> Measured:
+def _timed(cmd: list[str], timeout: float, env: dict[str, str] | None = None) -> Measured:
     """Run `cmd` and measure it. Output goes to temporary files, not pipes: a chatty tool would fill a pipe."""
     start = time.perf_counter()
     with tempfile.TemporaryFile("w+") as out, tempfile.TemporaryFile("w+") as err:
-        proc = subprocess.Popen(cmd, stdout=out, stderr=err, text=True)
+        proc = subprocess.Popen(cmd, stdout=out, stderr=err, text=True, env=env)
         samples: list[tuple[float, float, int]] = []
         done = threading.Event()
         timer = threading.Timer(timeout, proc.kill)
@@ -159,8 +88,10 @@ def _timed(cmd: list[str], timeout: float) -> Measured:
         return Measured(out.read(), wall, usage.ru_utime + usage.ru_stime, peak, steady, samples)
 
 
-def drive(url: str, *args: str, timeout: float = 900) -> tuple[dict[str, Any], Measured]:
-    measured = _timed([sys.executable, "-m", "load_harness.cli.drive", url, "--json", *args], timeout)
+def drive(url: str, *args: str, timeout: float = 900, loop: str = "auto") -> tuple[dict[str, Any], Measured]:
+    """One `load-harness drive --json` run; `loop` is LOAD_HARNESS_EVENT_LOOP (driver/eventloop.py)."""
+    env = {**os.environ, eventloop.ENV: loop}
+    measured = _timed([sys.executable, "-m", "load_harness.cli.drive", url, "--json", *args], timeout, env)
     return json.loads(measured.out.strip().splitlines()[-1]), measured
 
 
@@ -174,10 +105,11 @@ def _per_core(rps: float, measured: Measured) -> dict[str, Any]:
     }
 
 
-def bench_driver(url: str, connections: int, seconds: int, shards: int = 1) -> dict[str, Any]:
+def bench_driver(url: str, connections: int, seconds: int, shards: int = 1, loop: str = "auto") -> dict[str, Any]:
     args = ["--concurrency", str(connections), "--duration", f"{seconds}s", "--shards", str(shards)]
-    summary, measured = drive(url, *args)
+    summary, measured = drive(url, *args, loop=loop)
     result = _per_core(summary["throughput"]["completed_rps"], measured)
+    result["event_loop"] = eventloop.loop_name(loop)  # what the child made of the same setting
     result["errors"] = summary["requests"]["errors"]
     result["p50_ms"] = summary["latency_ms"]["service"]["p50"]
     if shards > 1:
@@ -254,25 +186,29 @@ def _sustained(result: dict[str, Any]) -> bool:
     return abs(result["pacing_error_pct"]) <= 1.0 and result["errors"] == 0
 
 
-def highest_sustained_rate(url: str, seconds: int, start: float = 4000) -> dict[str, Any]:
-    """Double, then bisect (3 steps), the rate while achieved stays within 1 % of the target."""
+def highest_sustained_rate(url: str, seconds: int, at_cap: dict[str, Any] | None = None) -> dict[str, Any]:
+    """The highest rate one process paces within 1 % with no errors, up to the CLI's cap (limits.DRIVER_RATE_MAX):
+    the cap itself if it holds (`at_cap`: its pacing run, if already made), else double from 4000 and bisect."""
+    cap = limits.DRIVER_RATE_MAX
+    top = at_cap or pacing(url, cap, seconds)
+    if _sustained(top):
+        return {**top, "at_rate_cap": True}
     best: dict[str, Any] = {}
-    low, high, rate = 0.0, None, start
-    while high is None and rate <= 256_000:
+    low, high, rate = 0.0, cap, 4000.0
+    while rate < high:
         result = pacing(url, rate, seconds)
-        if _sustained(result):
-            best, low, rate = result, rate, rate * 2
-        else:
+        if not _sustained(result):
             high = rate
-    for _ in range(3 if high is not None else 0):
-        assert high is not None
+            break
+        best, low, rate = result, rate, rate * 2
+    for _ in range(3):
         mid = float(round((low + high) / 2))
         result = pacing(url, mid, seconds)
         if _sustained(result):
             best, low = result, mid
         else:
             high = mid
-    return best
+    return {**best, "at_rate_cap": False}
 
 
 def _sample_at(measured: Measured, t: float) -> tuple[float, float, int]:
@@ -296,34 +232,86 @@ def rss_run(url: str, rate: int, seconds: int) -> dict[str, Any]:
     }
 
 
+def _median_round(rounds: list[dict[str, Any]]) -> dict[str, Any]:
+    """The round with the median throughput per core, with every round's figure beside it."""
+    ranked = sorted(rounds, key=lambda r: r["rps_per_core"] or 0)
+    return {**ranked[(len(ranked) - 1) // 2], "rps_per_core_rounds": [r["rps_per_core"] for r in rounds]}
+
+
+def _ratio(a: float | None, b: float | None) -> float | None:
+    return round(a / b, 2) if a and b else None
+
+
+def closed_loop(url: str, connections: int, seconds: int, rounds: int) -> dict[str, Any]:
+    """Every tool at the same connection count, interleaved round by round; per tool, its median round."""
+    c, s = connections, seconds
+    tools: dict[str, Any] = {
+        "driver": lambda: bench_driver(url, c, s, loop="auto"),
+        "driver_asyncio_loop": lambda: bench_driver(url, c, s, loop="asyncio"),
+        "hey": lambda: _hey(url, ["-c", str(c)], s)[0],
+        "wrk_1_thread": lambda: bench_wrk(url, c, s),
+        "locust_fasthttpuser": lambda: bench_locust(url, c, s),
+    }
+    runs: dict[str, list[dict[str, Any]]] = {name: [] for name in tools}
+    for _ in range(rounds):
+        for name, run in tools.items():
+            runs[name].append(run())
+    closed: dict[str, Any] = {name: _median_round(results) for name, results in runs.items()}
+    closed["driver_2_shards"] = bench_driver(url, c, s, shards=2)
+    per_core = {name: closed[name]["rps_per_core"] for name in tools}
+    closed["driver_vs_hey_per_core"] = _ratio(per_core["driver"], per_core["hey"])
+    closed["driver_vs_wrk_per_core"] = _ratio(per_core["driver"], per_core["wrk_1_thread"])
+    closed["driver_vs_locust_per_core"] = _ratio(per_core["driver"], per_core["locust_fasthttpuser"])
+    closed["uvloop_vs_asyncio_loop_per_core"] = _ratio(per_core["driver"], per_core["driver_asyncio_loop"])
+    return closed
+
+
+def _versions() -> dict[str, str]:
+    from importlib import metadata
+
+    found = {}
+    for name in ("httptools", "uvloop", "locust"):
+        with contextlib.suppress(metadata.PackageNotFoundError):
+            found[name] = metadata.version(name)
+    return found
+
+
+def _cpu_model() -> str | None:
+    with contextlib.suppress(OSError):
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    return None
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--seconds", type=int, default=5, help="length of each throughput or pacing run")
     parser.add_argument("--connections", type=int, default=32)
+    parser.add_argument("--rounds", type=int, default=3, help="closed-loop rounds of every tool (median kept)")
     parser.add_argument("--rss-seconds", type=int, default=20, help="length of the RSS run")
     parser.add_argument("--long", action="store_true", help="make the RSS run 10 minutes")
     args = parser.parse_args(argv)
     c, s = args.connections, args.seconds
     result: dict[str, Any] = {
-        "machine": {"cpus": os.cpu_count(), "platform": platform.platform(), "python": platform.python_version()},
+        "machine": {
+            "cpus": os.cpu_count(),
+            "cpu_model": _cpu_model(),
+            "platform": platform.platform(),
+            "python": platform.python_version(),
+            "load_average_1m_at_start": round(os.getloadavg()[0], 2),
+        },
+        "versions": _versions(),
         "date": time.strftime("%Y-%m-%d %H:%M:%S %Z"),
         "connections": c,
         "seconds": s,
+        "rounds": args.rounds,
     }
     with Nginx(STATIC) as nginx:
         url = nginx.url + "/"
-        closed: dict[str, Any] = {
-            "driver": bench_driver(url, c, s),
-            "driver_2_shards": bench_driver(url, c, s, shards=2),
-            "wrk_1_thread": bench_wrk(url, c, s),
-            "hey": _hey(url, ["-c", str(c)], s)[0],
-            "locust_fasthttpuser": bench_locust(url, c, s),
-        }
-        ours, locust = closed["driver"]["rps_per_core"], closed["locust_fasthttpuser"]["rps_per_core"]
-        closed["driver_vs_locust_per_core"] = round(ours / locust, 2) if ours and locust else None
-        result["closed_loop"] = closed
-        result["pacing"] = [pacing(url, rate, s) for rate in (100, 1000)]
-        result["highest_sustained_rate"] = highest_sustained_rate(url, s)
+        result["closed_loop"] = closed_loop(url, c, s, args.rounds)
+        result["pacing"] = [pacing(url, rate, s) for rate in (100, 1000, limits.DRIVER_RATE_MAX)]
+        result["highest_sustained_rate"] = highest_sustained_rate(url, s, at_cap=result["pacing"][-1])
         # hey -q is per worker: 10 workers x 100 QPS = 1000 req/s, against our --rate 1000.
         hey, hey_p50 = _hey(url, ["-c", "10", "-q", "100"], s)
         wrk = wrk_paced_p50(url, s)
@@ -333,7 +321,7 @@ def main(argv: list[str] | None = None) -> int:
             "driver_service_ms": result["pacing"][1]["service_p50_ms"],
             "wrk_paced_ms": wrk["p50_ms"],
             "wrk_paced_rps": wrk["rps"],
-            "driver_vs_wrk_p50": round(ours / wrk["p50_ms"], 2) if ours and wrk["p50_ms"] else None,
+            "driver_vs_wrk_p50": _ratio(ours, wrk["p50_ms"]),
             "hey_q_ms": hey_p50,
             "hey_rps": hey["rps"],
             "note": "wrk paced by a Lua delay() of 10 ms on 10 connections (Debian's wrk has no -R); "
@@ -341,6 +329,13 @@ def main(argv: list[str] | None = None) -> int:
         }
         # The target: RSS under 50 MB through a 10-minute run at 1000 req/s.
         result["rss"] = rss_run(url, 1000, 600 if args.long else args.rss_seconds)
+    closed = result["closed_loop"]
+    result["targets"] = {
+        "driver_per_core_at_least_hey": (closed["driver_vs_hey_per_core"] or 0) >= 1.0,
+        "driver_per_core_twice_hey": (closed["driver_vs_hey_per_core"] or 0) >= 2.0,
+        "pacing_within_1pct_no_errors": {f"{p['rate']:.0f}": _sustained(p) for p in result["pacing"]},
+        "peak_rss_under_50_mb": result["rss"]["peak_rss_mb"] < 50,
+    }
     print(json.dumps(result, indent=2))
     return 0
 

@@ -20,7 +20,7 @@ from urllib.parse import urlparse
 
 import psutil
 
-from load_harness.container import read_limits
+from load_harness.cgroups import read_limits
 from load_harness.server.launch import LaunchedServer, launch
 from load_harness.workloads.memory import tree_pss_bytes
 

@@ -8,26 +8,29 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import json
 import signal
 import sys
-from pathlib import Path
-from typing import Annotated, Any
+from typing import Any
 
 import typer
 from rich.console import Console
 
+from load_harness.driver import eventloop
 from load_harness.driver.client import DriverError
-from load_harness.driver.options import OptionsError
+from load_harness.driver.command import DriveOptions, drive_options
+from load_harness.driver.launcher import ShardProcesses, StreamSink, await_go, live_from_state
+from load_harness.driver.options import OptionsError, spec_from_cli
 from load_harness.driver.options import build_plan as options_build_plan
-from load_harness.driver.plan import Plan, plan_from_dict
+from load_harness.driver.plan import Plan
 from load_harness.driver.progress import LiveView, render_summary
 from load_harness.driver.report import write_report
 from load_harness.driver.runner import Runner
-from load_harness.driver.shards import live_from_state, run_local_shards
-from load_harness.driver.sink import NullSink, RunSink, sink_for_run
+from load_harness.driver.sink import NullSink, RunSink, TeeSink
+from load_harness.driver.state import DriverState, StopReason, Summary
 from load_harness.driver.summary import summarize
-from load_harness.driver.thresholds import Threshold, ThresholdError, evaluate, parse_threshold
+from load_harness.driver.thresholds import Threshold, ThresholdError, ThresholdResult, evaluate, parse_threshold
 
 EXIT_ABORTED = 1
 EXIT_THRESHOLDS = 99
@@ -39,9 +42,10 @@ def _usage(message: str, param: str | None = None) -> typer.BadParameter:
 
 
 def build_plan(url: str | None, **options: Any) -> Plan:
-    """driver.options.build_plan, with its errors as usage errors (exit 2) naming the flag."""
+    """The flags (driver.options.spec_from_cli) → a RunSpec → a Plan, held to the same bounds as a run started
+    through the API; every error is a usage error (exit 2) naming the flag."""
     try:
-        return options_build_plan(url, **options)
+        return options_build_plan(spec_from_cli(url, **options))
     except OptionsError as exc:
         param = "URL" if exc.field == "url" else f"--{exc.field}"
         raise _usage(str(exc), param) from None
@@ -49,25 +53,52 @@ def build_plan(url: str | None, **options: Any) -> Plan:
 
 def stored_run(run_id: str) -> tuple[Plan, list[str]]:
     """The plan and thresholds of a run created through the API: what an Indexed Job's shard drives."""
-    from load_harness.runs import sink  # noqa: F401 - registers the store-backed sink with the engine
-    from load_harness.store import runs as run_store
-    from load_harness.store.engine import get_engine
+    from load_harness.runs.store_sink import stored_plan  # the store is imported only by runs that use it
 
-    run = run_store.get(get_engine(), run_id)
-    if run is None:
+    found = stored_plan(run_id)
+    if found is None:
         raise _usage(f"no run {run_id!r} in the store; create it with POST /runs first", "--run-id")
-    return plan_from_dict(run.plan), list(run.options.get("thresholds", []))
+    return found
 
 
-async def _run_in_process(plan: Plan, sink: RunSink, run_id: str | None, live: LiveView | None) -> dict[str, Any]:
+def _store_sink(run_id: str, shard_index: int, shards: int) -> RunSink:
+    from load_harness.runs.store_sink import StoreSink
+
+    return StoreSink.for_run(run_id, shard_index, shards)
+
+
+async def _run_in_process(
+    plan: Plan, sink: RunSink, run_id: str | None, live: LiveView | None, start_at: float | None = None
+) -> DriverState:
     on_second = live.update if live is not None else None
-    runner = Runner(plan, sink=sink, run_id=run_id, on_second=on_second)
+    runner = Runner(plan, sink=sink, run_id=run_id, on_second=on_second, start_at=start_at)
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         # Not possible outside the main thread (e.g. under a test runner's thread): then no signal handling.
         with contextlib.suppress(NotImplementedError, RuntimeError):
-            loop.add_signal_handler(sig, runner.request_stop, "interrupted", "interrupted by a signal")
+            loop.add_signal_handler(sig, runner.request_stop, StopReason.INTERRUPTED, "interrupted by a signal")
     return await runner.run()
+
+
+def _run_shard(plan: Plan, shard_index: int, shards: int, run_id: str | None, stream: bool) -> DriverState:
+    """One share of a bigger run, launched by driver.launcher (stream) or run by an Indexed Job's pod."""
+    sinks: list[RunSink] = []
+    start_at = None
+    channel = StreamSink() if stream else None
+    try:
+        if channel is not None:
+            go = await_go(channel)  # the launcher sends the plan and the common start
+            plan, start_at = Plan.from_record(go.plan), go.start_at
+            sinks.append(channel)
+        if run_id is not None:
+            sinks.append(_store_sink(run_id, shard_index, shards))
+        sink = TeeSink(*sinks) if len(sinks) > 1 else sinks[0] if sinks else NullSink()
+        share = plan.for_shard(shard_index, shards)
+        return eventloop.run(_run_in_process(share, sink, run_id, None, start_at))
+    except (DriverError, LookupError) as exc:
+        if channel is not None:
+            channel.send_error(str(exc))
+        raise
 
 
 def execute(
@@ -76,121 +107,106 @@ def execute(
     shards: int = 1,
     shard_index: int | None = None,
     run_id: str | None = None,
+    stream: bool = False,
     live: LiveView | None = None,
-) -> dict[str, Any]:
-    """Run a plan: one shard in this process (optionally one share of a bigger run), or N local processes."""
+) -> DriverState:
+    """Run a plan: one share of a bigger run, N local shard processes, or the whole run in this process."""
     if shard_index is not None:
-        sink: RunSink = sink_for_run(run_id, shard_index, shards) if run_id else NullSink()
-        return asyncio.run(_run_in_process(plan.for_shard(shard_index, shards), sink, run_id, live))
-    if run_id and shards > 1:
-        from load_harness.runs.local import drive_shards
-
-        on_state = (lambda state: live.update(live_from_state(state))) if live is not None else None
-        return drive_shards(run_id, shards, on_state)
-    sink = sink_for_run(run_id, 0, 1) if run_id else NullSink()
+        return _run_shard(plan, shard_index, shards, run_id, stream)
     if shards > 1:
-        on_progress = (lambda state: live.update(live_from_state(state))) if live is not None else None
-        return run_local_shards(plan, shards, run_id=run_id, sink=sink, on_progress=on_progress)
-    return asyncio.run(_run_in_process(plan, sink, run_id, live))
+        on_state = (lambda state: live.update(live_from_state(state))) if live is not None else None
+        return ShardProcesses(shards, run_id=run_id, stream=True).run(plan, on_state)
+    sink = _store_sink(run_id, 0, 1) if run_id else NullSink()
+    return eventloop.run(_run_in_process(plan, sink, run_id, live))
 
 
-def drive_command(
-    url: Annotated[str | None, typer.Argument(help="Target URL (default: this service's /load/cpu/work)")] = None,
-    rate: Annotated[float | None, typer.Option(help="Open loop: requests per second (arrival rate)")] = None,
-    concurrency: Annotated[int | None, typer.Option(help="Closed loop: requests in flight")] = None,
-    duration: Annotated[str | None, typer.Option(help="Run length, e.g. 30s, 2m (default 30s)")] = None,
-    requests: Annotated[int | None, typer.Option(help="Stop after this many requests")] = None,
-    stages: Annotated[str | None, typer.Option(help="Ramps, e.g. '30s:100,60s:500,30s:0'")] = None,
-    method: Annotated[str | None, typer.Option(help="HTTP method (default GET, POST with a body)")] = None,
-    body: Annotated[str | None, typer.Option(help="JSON request body")] = None,
-    header: Annotated[list[str] | None, typer.Option(help="Extra header NAME:VALUE (repeatable)")] = None,
-    timeout: Annotated[str, typer.Option(help="Per-request timeout")] = "5s",
-    shards: Annotated[int, typer.Option(help="Split the run across N local processes")] = 1,
-    threshold: Annotated[list[str] | None, typer.Option(help="e.g. 'p99<500ms', 'errors<1%' (repeatable)")] = None,
-    json_output: Annotated[bool, typer.Option("--json", help="Print the summary as JSON on stdout")] = False,
-    report: Annotated[Path | None, typer.Option(help="Write a self-contained HTML report")] = None,
-    max_in_flight: Annotated[int, typer.Option(help="Open loop: cap on requests in flight")] = 1000,
-    max_burst: Annotated[
-        int | None, typer.Option(help="Open loop: catch-up burst cap (default max(10, 1% rate))")
-    ] = None,
-    cpu_ms: Annotated[float | None, typer.Option(help="Body {'cpu_ms': X} for /load/cpu/work")] = None,
-    iterations: Annotated[int | None, typer.Option(help="Body {'iterations': N} for /load/cpu/work")] = None,
-    insecure: Annotated[bool, typer.Option(help="Skip TLS certificate verification")] = False,
-    save: Annotated[
-        bool, typer.Option("--save", help="Record the run in the store (DATABASE_URL) so the dashboard shows it")
-    ] = False,
-    run_id: Annotated[str | None, typer.Option(hidden=True)] = None,
-    shard_index: Annotated[int | None, typer.Option(hidden=True)] = None,
-) -> None:
-    """Drive load at a URL: open loop (--rate) or closed loop (--concurrency), with live progress and a summary."""
-    if run_id is not None:
-        # Registers the store-backed sink, so this shard's figures merge with the others in the store.
-        from load_harness.runs import sink as _store_sink  # noqa: F401
-    if run_id is not None and url is None and rate is None and concurrency is None and stages is None:
+@functools.wraps(drive_options)  # typer reads drive_options' signature: the one definition of the flags
+def drive_command(*args: Any, **kwargs: Any) -> None:
+    run_command(drive_options(*args, **kwargs))
+
+
+def run_command(options: DriveOptions) -> None:
+    """`load-harness drive` with its options parsed."""
+    run_id, threshold = options.run_id, list(options.threshold or [])
+    targetless = options.url is None and options.rate is None and options.concurrency is None and not options.stages
+    if run_id is not None and targetless:  # a shard of a stored run: the plan is in the store
         plan, stored_thresholds = stored_run(run_id)
-        threshold = [*(threshold or []), *stored_thresholds]
+        threshold = [*threshold, *stored_thresholds]
     else:
         plan = build_plan(
-            url,
-            rate=rate,
-            concurrency=concurrency,
-            duration=duration,
-            requests=requests,
-            stages=stages,
-            method=method,
-            body=body,
-            headers=header,
-            timeout=timeout,
-            max_in_flight=max_in_flight,
-            max_burst=max_burst,
-            cpu_ms=cpu_ms,
-            iterations=iterations,
-            insecure=insecure,
+            options.url,
+            rate=options.rate,
+            concurrency=options.concurrency,
+            duration=options.duration,
+            requests=options.requests,
+            stages=options.stages,
+            method=options.method,
+            body=options.body,
+            headers=options.header,
+            timeout=options.timeout,
+            max_in_flight=options.max_in_flight,
+            max_burst=options.max_burst,
+            cpu_ms=options.cpu_ms,
+            iterations=options.iterations,
+            insecure=options.insecure,
+            shards=options.shards,
+            thresholds=threshold,
         )
-    if shards < 1 or (shard_index is not None and not 0 <= shard_index < shards):
+    if options.shards < 1 or (options.shard_index is not None and not 0 <= options.shard_index < options.shards):
         raise _usage("--shards must be >= 1 and --shard-index in [0, shards)", "--shards")
     try:
-        checks_spec: list[Threshold] = [parse_threshold(t) for t in threshold or []]
+        checks_spec: list[Threshold] = [parse_threshold(t) for t in threshold]
     except ThresholdError as exc:
         raise _usage(str(exc), "--threshold") from None
     err = Console(stderr=True)
-    if save and run_id is None:
-        from load_harness.runs.local import create_cli_run
+    if options.save and run_id is None:
+        from load_harness.runs.store_sink import create_cli_run
 
-        run_id = create_cli_run(plan, shards, threshold or [])
+        run_id = create_cli_run(plan, options.shards, threshold)
         err.print(f"run {run_id} recorded in the store")
-    title = f"{plan.method} {plan.url} ({'rate' if plan.mode == 'open' else 'concurrency'})"
-    live = None if json_output else LiveView(title, err)
+    if options.stream:  # a launched shard: its states go to the launcher, which prints the run's summary
+        try:
+            execute(plan, shards=options.shards, shard_index=options.shard_index, run_id=run_id, stream=True)
+        except (DriverError, LookupError):
+            raise typer.Exit(EXIT_ABORTED) from None
+        return
+    title = f"{plan.method} {plan.url} ({'options.rate' if plan.mode == 'open' else 'options.concurrency'})"
+    live = None if options.json_output else LiveView(title, err)
     try:
         if live is not None:
             with live:
-                state = execute(plan, shards=shards, shard_index=shard_index, run_id=run_id, live=live)
+                state = execute(plan, shards=options.shards, shard_index=options.shard_index, run_id=run_id, live=live)
         else:
-            state = execute(plan, shards=shards, shard_index=shard_index, run_id=run_id)
+            state = execute(plan, shards=options.shards, shard_index=options.shard_index, run_id=run_id)
     except (DriverError, LookupError) as exc:
         err.print(f"[bold red]error:[/] {exc}")
         raise typer.Exit(EXIT_ABORTED) from None
     summary = summarize(state)
     checks = evaluate(checks_spec, summary)
     code = exit_code(summary, checks)
-    if json_output:
-        sys.stdout.write(json.dumps({**summary, "thresholds": checks, "exit_code": code}) + "\n")
+    if options.json_output:
+        document = {
+            **summary.model_dump(mode="json"),
+            "thresholds": [check.model_dump(mode="json") for check in checks],
+            "exit_code": code,
+        }
+        sys.stdout.write(json.dumps(document) + "\n")
     else:
         Console().print(render_summary(summary, checks))
-    if report is not None:
-        write_report(report, summary, checks)
-    if summary["stop_reason"] == "aborted":
-        err.print(f"[bold red]aborted:[/] {summary['message']}")
+    if options.report is not None:
+        write_report(options.report, summary, checks)
+    if summary.stop_reason is StopReason.ABORTED:
+        err.print(f"[bold red]aborted:[/] {summary.message}")
     if code:
         raise typer.Exit(code)
 
 
-def exit_code(summary: dict[str, Any], checks: list[dict[str, Any]]) -> int:
-    if summary["stop_reason"] == "aborted":
+def exit_code(summary: Summary, checks: list[ThresholdResult]) -> int:
+    if summary.stop_reason is StopReason.ABORTED:
         return EXIT_ABORTED
-    if any(not check["passed"] for check in checks):
+    if any(not check.passed for check in checks):
         return EXIT_THRESHOLDS
-    if summary["stop_reason"] == "interrupted":
+    if summary.stop_reason is StopReason.INTERRUPTED:
         return EXIT_INTERRUPTED
     return 0
 

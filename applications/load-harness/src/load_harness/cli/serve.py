@@ -14,7 +14,7 @@ def serve_command(
 ) -> None:
     """Serve LoadHarness: the supervisor and gunicorn web workers."""
     # Imported here, not at the top: `load-harness drive` shares this package and should not pay for them.
-    from load_harness.server.runner import Server
+    from load_harness.server.process_tree import Server
     from load_harness.settings import apply_serve_options
     from load_harness.telemetry.logging import configure_logging
 

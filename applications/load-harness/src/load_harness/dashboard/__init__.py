@@ -4,7 +4,7 @@ Routes live in one module per feature; importing them here attaches them to `bp`
 
 from __future__ import annotations
 
-from load_harness.dashboard import auth, cluster, csrf, jobs, panels, runs_store, runs_views, views
+from load_harness.dashboard import cluster, csrf, jobs, login, panels, runs_views, views
 from load_harness.dashboard.blueprint import bp
 
-__all__ = ["auth", "bp", "cluster", "csrf", "jobs", "panels", "runs_store", "runs_views", "views"]
+__all__ = ["bp", "cluster", "csrf", "jobs", "login", "panels", "runs_views", "views"]

@@ -1,5 +1,8 @@
 """The Cluster Load tab: a driver run from a form. Mode, target, stage preset, duration, work per request and
-thresholds become the JSON body of POST /runs; the run source validates and starts it as the API would."""
+thresholds become a RunSpec (numbers stay numbers), which runs.service checks and starts: the API's own path
+(SSRF guard, run bounds, thresholds, admission). The run bounds are also checked field by field here with
+driver.spec.check_bound, the API's and the CLI's own check, and shown from runs.service.bounds(), so a field's
+error appears as the user types."""
 
 from __future__ import annotations
 
@@ -10,13 +13,18 @@ from typing import Any
 from flask import render_template, request
 
 from load_harness import limits as L
-from load_harness.api.problems import ProblemError
-from load_harness.dashboard import runs as run_source
+from load_harness.dashboard import runs as dash
+from load_harness.dashboard import runs_data
 from load_harness.dashboard.blueprint import bp
 from load_harness.dashboard.forms import problem_errors, to_number
+from load_harness.driver.plan import Stage
+from load_harness.driver.spec import BoundName, OptionsError, RunSpec, check_bound, make_spec, number_text
+from load_harness.problems import ProblemError
+from load_harness.runs import service
+from load_harness.runs.model import RunOrigin
 
-NAME_MAX = 80
-URL_MAX = 2048
+NAME_MAX = 80  # a label of the dashboard's own, not a run bound
+DURATION_MIN_S = 1.0  # the form's own floor, not a run bound
 MODES = {"open": "Rate (open loop, requests/s)", "closed": "Concurrency (closed loop, parallel requests)"}
 WORK = {"cpu_ms": "CPU milliseconds per request", "iterations": "Iterations per request"}
 DEFAULTS = {
@@ -31,7 +39,7 @@ DEFAULTS = {
     "p99_ms": "",
     "errors_pct": "",
 }
-# Where a problem from the run source points (its body's field) → the form field to show it next to.
+# Where a problem from runs.service points (the POST /runs field) → the form field to show it next to.
 BODY_TO_FORM = {
     "name": "name",
     "url": "url",
@@ -53,7 +61,7 @@ BODY_TO_FORM = {
 class RunForm:
     values: dict[str, str]
     errors: dict[str, str] = field(default_factory=dict)
-    body: dict[str, Any] | None = None
+    body: dash.RunBody | None = None
     detail: str | None = None
 
     @property
@@ -61,36 +69,61 @@ class RunForm:
         return self.body is not None and not self.errors and self.detail is None
 
 
-def number_text(value: float) -> str:
-    """10000000, not 1e+07; 0.1 stays 0.1."""
-    return str(int(value)) if float(value).is_integer() else f"{value:g}"
-
-
 def _bounded(
-    form: RunForm, name: str, kind: type, low: float, high: float, unit: str = "", optional: bool = False
+    form: RunForm,
+    name: str,
+    kind: type,
+    low: float,
+    high: float,
+    unit: str = "",
+    optional: bool = False,
+    bound: BoundName | None = None,
 ) -> Any:
+    """The field as a number within [low, high] (the range the form shows), and within the run bound `bound`."""
     raw = form.values.get(name, "")
     if optional and not raw.strip():
         return None
     number, error = to_number(raw, kind)
     if error is None and not low <= number <= high:
         error = f"must be between {number_text(low)} and {number_text(high)}{unit}"
+    if error is None and bound is not None:
+        error = _bound_error(bound, number)
     if error:
         form.errors[name] = error
         return None
     return number
 
 
-def parse_run_form(data: Mapping[str, str], limits: run_source.RunLimits) -> RunForm:
+def _bound_error(bound: BoundName, value: float | str) -> str | None:
+    try:
+        check_bound(bound, value)
+    except OptionsError as exc:
+        return str(exc)
+    return None
+
+
+def run_limits() -> dash.RunLimits:
+    """The bounds the form shows and checks, read now: the form follows limits.py as the API does."""
+    bounds = service.bounds()
+    return dash.RunLimits(
+        rate_max=bounds.rate_max,
+        concurrency_max=bounds.concurrency_max,
+        duration_min_s=DURATION_MIN_S,
+        duration_max_s=bounds.duration_max_s,
+    )
+
+
+def parse_run_form(data: Mapping[str, str], limits: dash.RunLimits) -> RunForm:
     form = RunForm({k: str(data.get(k, default)) for k, default in DEFAULTS.items()})
     v = form.values
     if len(v["name"]) > NAME_MAX:
         form.errors["name"] = f"at most {NAME_MAX} characters"
-    if len(v["url"]) > URL_MAX:
-        form.errors["url"] = f"at most {URL_MAX} characters"
+    url_error = _bound_error("url", v["url"])
+    if url_error:
+        form.errors["url"] = url_error
     if v["mode"] not in MODES:
         form.errors["mode"] = "choose rate or concurrency"
-    if v["preset"] not in run_source.PRESETS:
+    if v["preset"] not in dash.PRESETS:
         form.errors["preset"] = "choose one of the presets"
     if v["work"] not in WORK:
         form.errors["work"] = "choose CPU milliseconds or iterations"
@@ -102,8 +135,9 @@ def parse_run_form(data: Mapping[str, str], limits: run_source.RunLimits) -> Run
         1,
         limits.concurrency_max if closed else limits.rate_max,
         "" if closed else " req/s",
+        bound="concurrency" if closed else "rate",
     )
-    duration = _bounded(form, "duration_s", float, limits.duration_min_s, limits.duration_max_s, " s")
+    duration = _bounded(form, "duration_s", float, limits.duration_min_s, limits.duration_max_s, " s", bound="duration")
     if v["work"] == "iterations":
         amount = _bounded(form, "work_amount", int, L.ITERATIONS_MIN, L.ITERATIONS_MAX)
     else:
@@ -112,7 +146,7 @@ def parse_run_form(data: Mapping[str, str], limits: run_source.RunLimits) -> Run
     errors_pct = _bounded(form, "errors_pct", float, 0, 100, " %", optional=True)
     if form.errors:
         return form
-    start, stages = run_source.stages_for(v["preset"], float(target), float(duration))
+    start, stages = dash.stages_for(v["preset"], float(target), float(duration))
     thresholds = []
     if p99 is not None:
         thresholds.append(f"p99<{p99:g}ms")
@@ -143,59 +177,69 @@ def _apply_problem(form: RunForm, exc: ProblemError) -> None:
         form.detail = exc.detail
 
 
-def _checked_form() -> tuple[RunForm, run_source.RunSource | None]:
-    source = run_source.source()
-    if source is None:
-        return RunForm(dict(DEFAULTS), detail=unavailable_reason()), None
-    form = parse_run_form(request.form, source.limits())
+def spec_for(body: dash.RunBody) -> RunSpec:
+    """The form's run → a RunSpec. Raises the ProblemError POST /runs would, naming its fields (BODY_TO_FORM maps
+    them back)."""
+    closed = body["mode"] == "closed"
+    start = float(body["start_target"])
+    work = body["work"]
+    iterations = work.get("iterations")
+    try:
+        return make_spec(
+            body["url"],
+            default_url=service.default_url(),
+            rate=start if start > 0 and not closed else None,
+            concurrency=round(start) if start > 0 and closed else None,
+            stages_mode="closed" if closed else "open",
+            stages=[Stage(float(s["duration_s"]), float(s["target"])) for s in body["stages"]],
+            cpu_ms=work.get("cpu_ms"),
+            iterations=None if iterations is None else int(iterations),
+            thresholds=list(body["thresholds"]),
+        )
+    except OptionsError as exc:
+        raise service.problem(exc) from exc
+
+
+def _checked_form() -> RunForm:
+    """The form, its fields checked, then the run checked as starting it would (everything but admission)."""
+    form = parse_run_form(request.form, run_limits())
     if form.body is not None and not form.errors:
         try:
-            source.validate(form.body)
+            service.check(spec_for(form.body))
         except ProblemError as exc:
             _apply_problem(form, exc)
-    return form, source
-
-
-def unavailable_reason() -> str:
-    return (
-        "The driver API (/runs) is not available in this build yet, so Cluster Load cannot start runs. "
-        "CPU and Memory jobs work now."
-    )
+    return form
 
 
 def tab_context(values: dict[str, str] | None = None) -> dict[str, Any]:
-    source = run_source.source()
     values = values or dict(DEFAULTS)
-    context: dict[str, Any] = {
-        "available": source is not None,
-        "reason": unavailable_reason(),
+    limits = run_limits()
+    return {
         "values": values,
         "modes": MODES,
-        "presets": run_source.PRESETS,
+        "presets": dash.PRESETS,
         "work_kinds": WORK,
         "L": L,
+        "limits": limits,
+        **preview_context(values, limits),
     }
-    if source is not None:
-        context["limits"] = source.limits()
-        context.update(preview_context(values, source.limits()))
-    return context
 
 
-def preview_context(values: Mapping[str, str], limits: run_source.RunLimits) -> dict[str, Any]:
+def preview_context(values: Mapping[str, str], limits: dash.RunLimits) -> dict[str, Any]:
     form = parse_run_form(values, limits)
     if form.body is None:
         return {"curve": None, "curve_text": "Fix the fields above to see the target curve."}
     stages = [(s["duration_s"], s["target"]) for s in form.body["stages"]]
     start = form.body["start_target"]
     return {
-        "curve": run_source.curve_points(start, stages),
-        "curve_text": run_source.describe_stages(start, stages),
+        "curve": dash.curve_points(start, stages),
+        "curve_text": dash.describe_stages(start, stages),
     }
 
 
 @bp.post("/cluster/validate")
 def cluster_validate() -> str:
-    form, _ = _checked_form()
+    form = _checked_form()
     return render_template(
         "dashboard/layout/field_error.html", message=form.errors.get(request.args.get("field", ""), "")
     )
@@ -203,22 +247,22 @@ def cluster_validate() -> str:
 
 @bp.post("/cluster/preview")
 def cluster_preview() -> str:
-    source = run_source.source()
-    if source is None:
-        return ""
-    return render_template("dashboard/cluster/preview.html", **preview_context(request.form, source.limits()))
+    return render_template("dashboard/cluster/preview.html", **preview_context(request.form, run_limits()))
 
 
 @bp.post("/cluster")
 def cluster_start() -> tuple[str, int, dict[str, str]]:
-    form, source = _checked_form()
+    form = _checked_form()
     run = None
-    if source is not None and form.ok and form.body is not None:
+    if form.ok and form.body is not None:
+        labels = {"name": form.body["name"], "preset": form.body["preset"]}
         try:
-            run = source.start(form.body)
+            row = service.create(spec_for(form.body), source=RunOrigin.DASHBOARD, labels=labels)
         except ProblemError as exc:
             _apply_problem(form, exc)
-    status = 200 if run is not None else (422 if form.errors else 409 if source is not None else 503)
+        else:
+            run = runs_data.summary_of(row, None)  # just stored: no shard has reported yet
+    status = 200 if run is not None else 422 if form.errors else 409
     headers = {"HX-Trigger": "jobs-changed"} if run is not None else {}
     page = render_template("dashboard/cluster/started.html", run=run, form=form, fields=list(DEFAULTS))
     return page, status, headers

@@ -12,7 +12,7 @@ from typing import Any, Generic, TypeVar
 
 from pydantic import BaseModel, ValidationError
 
-from load_harness.api.problems import ProblemError, from_validation_error
+from load_harness.problems import ProblemError, from_validation_error
 
 M = TypeVar("M", bound=BaseModel)
 _INT = re.compile(r"[+-]?\d{1,18}")

@@ -16,13 +16,13 @@ from pydantic import BaseModel
 from load_harness import limits as L
 from load_harness.api import jobs as job_api
 from load_harness.api.models import CpuJobRequest, MemoryJobRequest
-from load_harness.api.problems import ProblemError
 from load_harness.context import ctx, iso
-from load_harness.dashboard import runs as run_source
+from load_harness.dashboard import runs_data
 from load_harness.dashboard.blueprint import bp
 from load_harness.dashboard.forms import FormResult, parse
+from load_harness.problems import ProblemError
 from load_harness.store import jobs as job_store
-from load_harness.supervisor.wakeup import wake
+from load_harness.wakeup import wake
 
 RECENT_FINISHED = 5
 
@@ -131,7 +131,7 @@ def active_context() -> dict[str, Any]:
     ]
     runs = [
         {"run": r, "expires_iso": iso(r.expires_at), "remaining_s": max(0, int((r.expires_at or now) - now))}
-        for r in run_source.active_runs()
+        for r in runs_data.active_runs()
     ]
     return {"running": running, "recent": recent, "runs": runs, "failed": False}
 

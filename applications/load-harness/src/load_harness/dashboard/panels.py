@@ -8,7 +8,7 @@ from typing import Any
 from flask import current_app, render_template, request
 from flask.blueprints import BlueprintSetupState
 
-from load_harness.context import KEY, AppContext, ctx
+from load_harness.context import KEY, AppServices, ctx
 from load_harness.dashboard.blueprint import bp
 from load_harness.observe import Providers, Scope, providers_for
 
@@ -36,7 +36,7 @@ def providers() -> Providers:
 def _create_providers(state: BlueprintSetupState) -> None:
     # At app start, not on the first poll: the local provider's rates need a baseline sample, and taking it now
     # means the first panel a user sees already has figures instead of "measuring".
-    context: AppContext | None = state.app.extensions.get(KEY)
+    context: AppServices | None = state.app.extensions.get(KEY)
     if context is not None:
         state.app.extensions[EXTENSION] = providers_for(context.settings, context.engine, context.limits)
 

@@ -1,26 +1,40 @@
-"""The dashboard's view of driver runs, behind a small interface (`RunSource`).
-
-The driver's store and API (`/runs`) are built separately. The dashboard needs only what `RunSource` lists;
-runs_store.StoreRunSource adapts the driver's store and registers itself (tests register a fake with
-`register_source`). Without a source, the Cluster Load tab and the runs pages say plainly that the driver API is
-not available."""
+"""The dashboard's driver runs: the records the run pages render (runs_data.py fills them from runs.service and
+runs.view), the run the Cluster Load form builds (cluster.py), and the form's stage presets."""
 
 from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import TypedDict
 
-from flask import Flask, current_app
+from load_harness.runs.model import ACTIVE_STATUSES, RunStatus
 
-EXTENSION = "load_harness.dashboard.runs"
-RUN_STATUSES = ("running", "completed", "stopped", "failed", "interrupted")
-ACTIVE_RUN_STATUSES = ("pending", "running")
+# The history's status filter. Not `pending`: a run is pending only until a supervisor or a shard starts it.
+RUN_STATUSES: tuple[RunStatus, ...] = tuple(status for status in RunStatus if status is not RunStatus.PENDING)
+ACTIVE_RUN_STATUSES = ACTIVE_STATUSES
+
+
+class StageBody(TypedDict):
+    duration_s: float
+    target: float  # a whole number in closed loop
+
+
+class RunBody(TypedDict):
+    """The form's run (cluster.parse_run_form), before cluster.spec_for makes it a RunSpec."""
+
+    name: str | None
+    url: str | None  # None: this service's own /load/cpu/work
+    mode: str  # "open" (rate) | "closed" (concurrency)
+    start_target: float
+    stages: list[StageBody]
+    work: dict[str, float]  # {"cpu_ms": 5.0} or {"iterations": 20000}
+    thresholds: list[str]
+    preset: str
 
 
 @dataclass(frozen=True)
 class RunLimits:
-    """Server-side bounds of a run, from limits.py via the driver; the form shows and checks them."""
+    """Server-side bounds of a run, from runs.service.bounds() (limits.py); the form shows and checks them."""
 
     rate_max: float
     concurrency_max: int
@@ -83,51 +97,14 @@ class Threshold:
 @dataclass(frozen=True)
 class RunDetail:
     summary: RunSummary
-    params: dict[str, Any] = field(default_factory=dict)
     series: list[RunPoint] = field(default_factory=list)
-    histogram: list[tuple[float, int]] = field(default_factory=list)  # (bucket upper bound in ms, count)
+    # Latency bins (low ms, high ms, count): `count` responses took low ≤ t < high; contiguous, ascending.
+    histogram: list[tuple[float, float, int]] = field(default_factory=list)
     pods: list[PodShare] = field(default_factory=list)
     status_codes: dict[str, int] = field(default_factory=dict)  # "200" → count; "connect", "timeout" for errors
     percentiles_ms: dict[str, float] = field(default_factory=dict)  # "p50", "p90", "p99", "p99.9", "max"
     thresholds: list[Threshold] = field(default_factory=list)
     dropped: int = 0  # open loop: requests that could not be sent on time
-
-
-class RunSource(Protocol):
-    """What the dashboard needs from the driver. `validate` and `start` take the dashboard's run spec (built by
-    cluster.parse_run_form: mode, start_target, stages, work, thresholds, url, name, preset) and raise
-    `api.problems.ProblemError` (422 with per-field `errors`, 409, ...) exactly as POST /runs would."""
-
-    def limits(self) -> RunLimits: ...
-
-    def list_runs(
-        self, *, status: str | None = None, mode: str | None = None, search: str | None = None, limit: int = 50
-    ) -> list[RunSummary]: ...
-
-    def get(self, run_id: str) -> RunDetail | None: ...
-
-    def validate(self, body: dict[str, Any]) -> None: ...
-
-    def start(self, body: dict[str, Any]) -> RunSummary: ...
-
-    def stop(self, run_id: str) -> bool: ...
-
-
-def register_source(app: Flask, source: RunSource) -> None:
-    app.extensions[EXTENSION] = source
-
-
-def source() -> RunSource | None:
-    """The registered source, or None when the driver API is not part of this build."""
-    found: RunSource | None = current_app.extensions.get(EXTENSION)
-    return found
-
-
-def active_runs() -> list[RunSummary]:
-    runs = source()
-    if runs is None:
-        return []
-    return [r for r in runs.list_runs(limit=50) if r.status in ACTIVE_RUN_STATUSES]
 
 
 # --- stage presets ---------------------------------------------------------------------------------------

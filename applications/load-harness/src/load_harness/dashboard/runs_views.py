@@ -5,11 +5,15 @@ from __future__ import annotations
 from dataclasses import asdict
 from typing import Any
 
-from flask import Response, abort, jsonify, render_template, request
+from flask import Response, jsonify, render_template, request
 
-from load_harness.dashboard import runs as run_source
+from load_harness.dashboard import runs as dash
+from load_harness.dashboard import runs_data
 from load_harness.dashboard.blueprint import bp
 from load_harness.dashboard.jobs import active_context
+from load_harness.problems import ProblemError
+from load_harness.runs import service
+from load_harness.runs.model import RunStatus
 
 FILTER_TEXT_MAX = 80
 HISTORY_LIMIT = 100
@@ -19,30 +23,21 @@ def _filters() -> dict[str, str]:
     status = request.args.get("status", "")
     mode = request.args.get("mode", "")
     return {
-        "status": status if status in run_source.RUN_STATUSES else "",
+        "status": status if status in dash.RUN_STATUSES else "",
         "mode": mode if mode in ("open", "closed") else "",
         "q": request.args.get("q", "")[:FILTER_TEXT_MAX],
     }
 
 
 def history_context() -> dict[str, Any]:
-    source = run_source.source()
     filters = _filters()
-    runs: list[run_source.RunSummary] = []
-    if source is not None:
-        runs = source.list_runs(
-            status=filters["status"] or None,
-            mode=filters["mode"] or None,
-            search=filters["q"] or None,
-            limit=HISTORY_LIMIT,
-        )
-    return {
-        "available": source is not None,
-        "filters": filters,
-        "runs": runs,
-        "statuses": run_source.RUN_STATUSES,
-        "reason": "The driver API (/runs) is not available in this build yet: there are no runs to show.",
-    }
+    runs = runs_data.list_runs(
+        status=RunStatus(filters["status"]) if filters["status"] else None,
+        mode=filters["mode"] or None,
+        search=filters["q"] or None,
+        limit=HISTORY_LIMIT,
+    )
+    return {"filters": filters, "runs": runs, "statuses": dash.RUN_STATUSES}
 
 
 @bp.get("/runs")
@@ -55,23 +50,13 @@ def runs_list() -> str:
     return render_template("dashboard/runs/table.html", **history_context())
 
 
-def _detail(run_id: str) -> run_source.RunDetail:
-    source = run_source.source()
-    if source is None:
-        abort(404, "the driver API is not available in this build")
-    detail = source.get(run_id)
-    if detail is None:
-        abort(404, f"no run with id {run_id!r}")
-    return detail
-
-
-def chart_data(detail: run_source.RunDetail) -> dict[str, Any]:
+def chart_data(detail: dash.RunDetail) -> dict[str, Any]:
     """Columns for uPlot (arrays of equal length), plus the summary the page updates while a run is live."""
     series = detail.series
     return {
         "id": detail.summary.id,
         "status": detail.summary.status,
-        "live": detail.summary.status in run_source.ACTIVE_RUN_STATUSES,
+        "live": detail.summary.status in dash.ACTIVE_RUN_STATUSES,
         "time": {
             "t": [p.t for p in series],
             "rps": [p.completed for p in series],
@@ -79,7 +64,11 @@ def chart_data(detail: run_source.RunDetail) -> dict[str, Any]:
             "p50": [p.p50_ms for p in series],
             "p99": [p.p99_ms for p in series],
         },
-        "histogram": {"le_ms": [b for b, _ in detail.histogram], "count": [c for _, c in detail.histogram]},
+        "histogram": {
+            "low_ms": [low for low, _, _ in detail.histogram],
+            "high_ms": [high for _, high, _ in detail.histogram],
+            "count": [count for _, _, count in detail.histogram],
+        },
         "pods": {"pod": [p.pod for p in detail.pods], "requests": [p.requests for p in detail.pods]},
         "codes": {"code": list(detail.status_codes), "count": list(detail.status_codes.values())},
         "summary": asdict(detail.summary),
@@ -88,13 +77,13 @@ def chart_data(detail: run_source.RunDetail) -> dict[str, Any]:
 
 @bp.get("/runs/<run_id>")
 def run_detail(run_id: str) -> str:
-    detail = _detail(run_id)
+    detail = runs_data.detail(run_id)
     return render_template("dashboard/runs/detail.html", run=detail, s=detail.summary)
 
 
 @bp.get("/runs/<run_id>/data.json")
 def run_data(run_id: str) -> Response:
-    return jsonify(chart_data(_detail(run_id)))
+    return jsonify(chart_data(runs_data.detail(run_id)))
 
 
 @bp.get("/runs/compare")
@@ -107,18 +96,15 @@ def runs_compare() -> tuple[str, int]:
             "dashboard/runs/compare.html", runs=[], message="Choose two runs in the history to compare them."
         )
         return page, 400
-    return render_template("dashboard/runs/compare.html", runs=[_detail(i) for i in ids], message=None), 200
+    return render_template("dashboard/runs/compare.html", runs=[runs_data.detail(i) for i in ids], message=None), 200
 
 
 @bp.post("/runs/<run_id>/stop")
 def stop_run(run_id: str) -> tuple[str, int]:
-    source = run_source.source()
-    status, message = 200, None
-    if source is None:
-        status, message = 404, "The driver API is not available in this build."
-    elif source.stop(run_id):
-        message = f"Stopping run {run_id}."
-    else:
+    status, message = 200, f"Stopping run {run_id}."
+    try:
+        service.stop(run_id)
+    except ProblemError:  # unknown (404) or already ended (409): the page says it is not running
         status, message = 404, f"Run {run_id!r} is not running (it may have finished)."
     context = {**active_context(), "message": message, "failed": status != 200}
     return render_template("dashboard/jobs/active.html", **context), status

@@ -1,8 +1,9 @@
-"""A minimal keep-alive HTTP/1.1 client built on asyncio Protocols, tuned for per-request overhead.
+"""A minimal keep-alive HTTP/1.1 client built on asyncio Protocols, tuned for per-request overhead (ADR 0007).
 
-Every request goes out as one pre-built byte string on an idle connection (or a new one); the response is parsed
-by `ResponseParser` inside `data_received` and reported through one callback, with no Task, Future or timer per
-request. Timeouts are enforced by a periodic sweep over busy connections instead of a timer per request.
+Every request goes out as one pre-built byte string on an idle connection (or a new one); the response is read by
+llhttp (`driver/response.py`) inside `data_received` and reported through one callback, with no Task, Future or
+timer per request. Timeouts are enforced by a periodic sweep over open connections instead of a timer per request.
+The driver runs this on uvloop where it is installed (`driver/eventloop.py`); it works the same on asyncio's loop.
 
 Reconnects are transparent: a response with `Connection: close` (nginx sends one on the 1000th request of a
 keep-alive connection) retires the connection, and a request that finds its reused connection closed before any
@@ -17,9 +18,10 @@ import socket
 import ssl
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import cast
 from urllib.parse import urlsplit
 
-from load_harness.driver.parser import ProtocolError, ResponseParser
+from load_harness.driver.response import ProtocolError, ResponseReader
 
 # on_done(pending, status, pod, error_class, error_detail, end_time): status 0 means no response.
 DoneCallback = Callable[["Pending", int, "str | None", "str | None", "str | None", float], None]
@@ -93,33 +95,57 @@ def raise_fd_limit() -> None:
 
 
 class Connection(asyncio.Protocol):
-    __slots__ = ("client", "closed", "parser", "pending", "reused", "transport")
+    """One keep-alive connection: at most one request in flight, its response read by a `ResponseReader`.
+
+    The per-request path (`send`, `data_received`, `_complete`) reads what it needs from attributes bound once
+    per connection, so a request costs one `transport.write`, one `feed` and one callback into the runner.
+    """
+
+    __slots__ = (
+        "_idle",
+        "_on_done",
+        "_request",
+        "_time",
+        "_write",
+        "client",
+        "closed",
+        "pending",
+        "reader",
+        "reused",
+        "transport",
+    )
 
     def __init__(self, client: Client) -> None:
         self.client = client
-        self.parser = ResponseParser()
-        self.transport: asyncio.Transport | None = None
+        self.reader = ResponseReader(client.target.is_head)
         self.pending: Pending | None = None
         self.closed = False
         self.reused = False
+        self._request = client.target.request
+        self._idle = client.idle
+        self._on_done = client.on_done
+        self._time = client.loop.time
+        self.transport: asyncio.Transport | None = None
+        self._write: Callable[[bytes], object] | None = None
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        assert isinstance(transport, asyncio.Transport)
-        self.transport = transport
+        # uvloop's transports are not subclasses of asyncio.Transport, but have its methods: no isinstance here.
+        self.transport = tcp = cast(asyncio.Transport, transport)
+        self._write = tcp.write
+        self.client.open.add(self)
 
     def send(self, pending: Pending) -> None:
-        assert self.transport is not None
+        assert self._write is not None
         self.pending = pending
-        self.parser.reset(self.client.target.is_head)
-        self.client.busy.add(self)
-        self.transport.write(self.client.target.request)
+        self.reader.reset()
+        self._write(self._request)
 
     def data_received(self, data: bytes) -> None:
         if self.pending is None:
             self._abort()  # unsolicited bytes: the connection is no longer in a known state
             return
         try:
-            done = self.parser.feed(data)
+            done = self.reader.feed(data)
         except ProtocolError as exc:
             self._fail("other", f"ProtocolError: {exc}")
             return
@@ -131,16 +157,17 @@ class Connection(asyncio.Protocol):
 
     def connection_lost(self, exc: Exception | None) -> None:
         self.closed = True
+        self.client.open.discard(self)
         pending = self.pending
         if pending is None:
             return
-        if self.parser.reads_to_eof:
-            self.parser.finish_at_eof()
+        reader = self.reader
+        if reader.reads_to_eof:
+            reader.finish_at_eof()
             self._complete()
-        elif self.reused and not self.parser.received and not pending.retried:
+        elif self.reused and not reader.received and not pending.retried:
             # The server closed an idle keep-alive connection as we reused it: retry once, transparently.
             self.pending = None
-            self.client.busy.discard(self)
             pending.retried = True
             self.client.reconnects += 1
             self.client.open_and_send(pending)
@@ -153,24 +180,21 @@ class Connection(asyncio.Protocol):
     def _complete(self) -> None:
         pending = self.pending
         assert pending is not None
-        parser = self.parser
+        reader = self.reader
         self.pending = None
-        client = self.client
-        client.busy.discard(self)
-        if parser.keep_alive and not parser.extra and not self.closed:
+        if reader.keep_alive and not reader.extra and not self.closed:
             self.reused = True
-            client.idle.append(self)
+            self._idle.append(self)
         else:
             self._abort()
-        client.on_done(pending, parser.status, parser.pod, None, None, client.loop.time())
+        self._on_done(pending, reader.status, reader.pod, None, None, self._time())
 
     def _fail(self, error_class: str, detail: str) -> None:
         pending = self.pending
         self.pending = None
-        self.client.busy.discard(self)
         self._abort()
         if pending is not None:
-            self.client.on_done(pending, 0, None, error_class, detail, self.client.loop.time())
+            self._on_done(pending, 0, None, error_class, detail, self._time())
 
     def _abort(self) -> None:
         self.closed = True
@@ -187,7 +211,7 @@ class Client:
         self.on_done = on_done
         self.loop = asyncio.get_running_loop()
         self.idle: list[Connection] = []
-        self.busy: set[Connection] = set()
+        self.open: set[Connection] = set()  # every connected one, idle or busy: the sweep's round
         self.addresses: list[str] = []
         self.connects = 0
         self.reconnects = 0
@@ -283,7 +307,7 @@ class Client:
         while True:
             await asyncio.sleep(interval)
             now = self.loop.time()
-            expired = [c for c in self.busy if c.pending is not None and c.pending.deadline <= now]
+            expired = [c for c in self.open if c.pending is not None and c.pending.deadline <= now]
             for conn in expired:
                 conn.timed_out()
 
@@ -292,8 +316,7 @@ class Client:
             self._sweeper.cancel()
         for task in list(self._connecting):
             task.cancel()
-        for conn in self.idle + list(self.busy):
+        for conn in list(self.open):
             conn._abort()
         self.idle.clear()
-        self.busy.clear()
         await asyncio.sleep(0)  # let the transports run their connection_lost callbacks

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import bisect
 import itertools
+from dataclasses import dataclass
 
 from hdrh.histogram import HdrHistogram
 
@@ -96,3 +97,66 @@ def mean_us(hist: HdrHistogram) -> float:
         if count:
             total += count * hist._hdr_median_equiv_value(hist.get_value_from_index(index))
     return total / hist.total_count
+
+
+# -- latency bins for charts ------------------------------------------------------------------------------------
+
+BINS_PER_DECADE = 20
+
+
+@dataclass(frozen=True)
+class LatencyBin:
+    """`count` values v (ms) with low_ms <= v < high_ms."""
+
+    low_ms: float
+    high_ms: float
+    count: int
+
+
+def _bin_edges() -> tuple[tuple[int, ...], tuple[int, ...]]:
+    """Fixed bin edges (µs) and the counts index at which each begins.
+
+    Edge k is 10^(k/20) µs rounded to a whole µs, then moved down (by at most 0.1 %) to the start of its HDR bucket,
+    so that every HDR bucket lies inside exactly one bin and the binning loses nothing. Below 10 µs whole µs collide,
+    so those bins are 1 µs wide. The last edge lies above the highest value the histogram can hold. The first bin
+    also holds index 0 (value 0, which the driver never records: it clamps to 1 µs)."""
+    top_index = _TEMPLATE.counts_len
+    top_value = _TEMPLATE.get_highest_equivalent_value(_TEMPLATE.get_value_from_index(top_index - 1))
+    edges: list[int] = []
+    starts: list[int] = []
+    k = 0
+    while not starts or starts[-1] < top_index:
+        raw = round(10 ** (k / BINS_PER_DECADE))
+        k += 1
+        start = index_of(raw) if raw <= top_value else top_index
+        if starts and start <= starts[-1]:
+            continue
+        edges.append(int(_TEMPLATE.get_value_from_index(start)) if start < top_index else raw)
+        starts.append(start)
+    starts[0] = 0
+    return tuple(edges), tuple(starts)
+
+
+BIN_EDGES_US, _BIN_STARTS = _bin_edges()
+
+
+def latency_bins(hist: HdrHistogram) -> list[LatencyBin]:
+    """The histogram's counts over the fixed, log-spaced BIN_EDGES_US (20 per decade from 10 µs), as bins in ms.
+
+    Empty bins are left off at both ends and kept in between, so the bins returned are contiguous. The edges are
+    the same for every histogram: two runs' bins line up."""
+    if hist.counts_len != _TEMPLATE.counts_len or hist.word_size != _TEMPLATE.word_size:
+        fresh = new_histogram()
+        fresh.add(hist)
+        hist = fresh
+    if hist.total_count == 0:
+        return []
+    cumulative = [0, *itertools.accumulate(hist.counts)]
+    counts = [cumulative[end] - cumulative[begin] for begin, end in itertools.pairwise(_BIN_STARTS)]
+    used = [i for i, count in enumerate(counts) if count]
+    if not used:
+        return []
+    return [
+        LatencyBin(BIN_EDGES_US[i] / 1000.0, BIN_EDGES_US[i + 1] / 1000.0, counts[i])
+        for i in range(used[0], used[-1] + 1)
+    ]

@@ -1,5 +1,6 @@
-"""Run options → a Plan. One parser for every way in: the CLI turns OptionsError into a usage error (exit 2),
-the API and the Flagger webhook into a 422 naming the field."""
+"""A RunSpec → a Plan, and the CLI's option strings → a RunSpec. build_plan is the one validator of a run for every
+way in: the CLI turns its OptionsError into a usage error (exit 2) naming the flag, the API and the Flagger webhook
+into a 422 naming the field, the dashboard into an error next to the form field."""
 
 from __future__ import annotations
 
@@ -7,12 +8,30 @@ import json
 import math
 import os
 import re
-from typing import Any
 from urllib.parse import quote, urlsplit, urlunsplit
 
-from load_harness.driver.plan import Mode, Plan, PlanError, Stage, parse_duration, parse_stages
+from load_harness.driver.plan import Plan, PlanError, Stage, parse_duration, parse_stages
+from load_harness.driver.spec import (
+    DEFAULT_PATH,
+    OptionsError,
+    RunSpec,
+    check_bound,
+    check_bounds,
+    default_target,
+    make_spec,
+)
 
-DEFAULT_PATH = "/load/cpu/work"
+__all__ = [
+    "DEFAULT_PATH",
+    "OptionsError",
+    "build_plan",
+    "default_url",
+    "header_problem",
+    "parse_headers",
+    "spec_from_cli",
+    "wire_url",
+]
+
 # What the driver can put on the wire (it writes the request head as Latin-1): a header name is an RFC 9110
 # token, a value visible ASCII with inner spaces or tabs. Anything else is refused, not guessed at.
 _TOKEN = re.compile(r"[!#$%&'*+.^_`|~0-9A-Za-z-]+")
@@ -25,23 +44,10 @@ _QUERY_SAFE = _PATH_SAFE + "?"
 _LONE_PERCENT = re.compile(r"%(?![0-9A-Fa-f]{2})")
 
 
-class OptionsError(ValueError):
-    """A bad option; `field` names it as the caller knows it (the CLI prefixes --)."""
-
-    def __init__(self, message: str, field: str = "(options)", value: Any = None) -> None:
-        super().__init__(message)
-        self.field = field
-        self.value = value
-
-
 def default_url() -> str:
-    """This service's CPU-work endpoint: $SERVICE_URL (or $LOAD_HARNESS_SERVICE_URL), else loopback:$PORT."""
-    base = (
-        os.environ.get("SERVICE_URL")
-        or os.environ.get("LOAD_HARNESS_SERVICE_URL")
-        or f"http://127.0.0.1:{os.environ.get('PORT') or 8080}"
-    )
-    return base.rstrip("/") + DEFAULT_PATH
+    """The CLI's default target: $SERVICE_URL (or $LOAD_HARNESS_SERVICE_URL), else loopback:$PORT (8080)."""
+    service_url = os.environ.get("SERVICE_URL") or os.environ.get("LOAD_HARNESS_SERVICE_URL")
+    return default_target(service_url, os.environ.get("PORT") or 8080)
 
 
 def header_problem(name: str, value: str) -> str | None:
@@ -91,7 +97,90 @@ def wire_url(url: str) -> str:
     return urlunsplit((parts.scheme, parts.netloc, path, query, fragment))
 
 
-def build_plan(
+def build_plan(spec: RunSpec) -> Plan:
+    """Check a RunSpec (its values, its bounds, what the driver can put on the wire) and make it a Plan. Raises
+    OptionsError naming the offending option; every way in calls this, so a run means the same from each."""
+    _check_values(spec)
+    check_bounds(spec)
+    length = spec.length_s
+    stages = spec.stages or (Stage(length, spec.target),)
+    headers = _wire_headers(spec.headers)
+    body = spec.body
+    has_type = any(name.lower() == "content-type" for name, _ in headers)
+    if body is not None and not has_type:
+        try:
+            json.loads(body)
+        except ValueError as exc:
+            raise OptionsError(
+                f"body is not valid JSON ({exc}); set a Content-Type header to send other data", "body", body[:80]
+            ) from None
+        headers.append(("Content-Type", "application/json"))
+    if not spec.url.startswith(("http://", "https://")):
+        raise OptionsError(f"URL must start with http:// or https://: {spec.url[:200]!r}", "url", spec.url[:200])
+    return Plan(
+        url=wire_url(spec.url),
+        mode=spec.mode,
+        start_target=spec.target,
+        stages=stages,
+        requests=spec.requests,
+        method=(spec.method or ("POST" if body is not None else "GET")).upper(),
+        headers=tuple(headers),
+        body=(body or "").encode(),
+        timeout_s=spec.timeout_s,
+        max_in_flight=spec.max_in_flight,
+        max_burst=spec.max_burst,
+        insecure=spec.insecure,
+    )
+
+
+def _check_values(spec: RunSpec) -> None:
+    """What no run can be, bounds apart: the limits of each value, and a run that would never end."""
+    field = spec.target_field
+    if spec.stages:  # the flag only gives where the ramp starts, which may be 0
+        if not math.isfinite(spec.target) or spec.target < 0:
+            raise OptionsError(f"{field} must be >= 0 with stages, got {spec.target:g}", field, spec.target)
+    elif spec.mode == "open" and not (math.isfinite(spec.target) and spec.target > 0):
+        raise OptionsError(f"rate must be > 0, got {spec.target:g}", field, spec.target)
+    elif spec.mode == "closed" and not (math.isfinite(spec.target) and spec.target >= 1):
+        raise OptionsError(f"concurrency must be >= 1, got {spec.target:g}", field, spec.target)
+    for stage in spec.stages:
+        if not (0 < stage.duration_s < math.inf) or not (math.isfinite(stage.target) and stage.target >= 0):
+            shown = f"{stage.duration_s:g}s:{stage.target:g}"
+            raise OptionsError(f"bad stage {shown}: give a positive duration and a target >= 0", "stages", shown)
+    if spec.stages and spec.duration_s is not None:
+        raise OptionsError("stages already set the duration; drop duration", "duration", spec.duration_s)
+    if spec.duration_s is not None and not spec.duration_s > 0:
+        raise OptionsError(f"duration must be positive, got {spec.duration_s:g}", "duration", spec.duration_s)
+    if spec.requests is not None and spec.requests < 1:
+        raise OptionsError("requests must be >= 1", "requests", spec.requests)
+    if math.isinf(spec.length_s) and spec.requests is None:
+        raise OptionsError("a run without a duration needs requests to end it", "duration", None)
+    if spec.mode == "open" and math.isinf(spec.length_s) and spec.target <= 0:
+        raise OptionsError("rate must be > 0", field, spec.target)
+    if not (math.isfinite(spec.timeout_s) and spec.timeout_s > 0):
+        raise OptionsError(f"timeout must be positive, got {spec.timeout_s:g}", "timeout", spec.timeout_s)
+    if spec.max_in_flight < 1:
+        raise OptionsError("max-in-flight must be >= 1", "max-in-flight", spec.max_in_flight)
+    if spec.shards < 1:
+        raise OptionsError("shards must be >= 1", "shards", spec.shards)
+
+
+def _wire_headers(pairs: tuple[tuple[str, str], ...]) -> list[tuple[str, str]]:
+    """Headers as sent: without outer blanks, and refused when the driver cannot send them."""
+    headers = []
+    for raw_name, raw_value in pairs:
+        name, value = raw_name.strip(), raw_value.strip()
+        shown = f"{name}:{value}"[:80]
+        if not name or any(c in raw_name + raw_value for c in "\r\n"):
+            raise OptionsError(f"bad header {shown!r}: use NAME:VALUE on one line", "header", shown)
+        problem = header_problem(name, value)
+        if problem:
+            raise OptionsError(f"bad header {shown!r}: {problem}", "header", shown)
+        headers.append((name, value))
+    return headers
+
+
+def spec_from_cli(
     url: str | None,
     *,
     rate: float | None = None,
@@ -108,74 +197,43 @@ def build_plan(
     cpu_ms: float | None = None,
     iterations: int | None = None,
     insecure: bool = False,
-) -> Plan:
-    """Validate run options into a Plan; raises OptionsError naming the offending option."""
-    if rate is not None and concurrency is not None:
-        raise OptionsError("give either rate (open loop) or concurrency (closed loop), not both", "rate", rate)
-    floor = 0 if stages else 1e-9  # with stages the flag only gives the starting target, which may be 0
-    if rate is not None and (not math.isfinite(rate) or rate < floor):
-        raise OptionsError(f"rate must be > 0, got {rate}", "rate", rate)
-    if concurrency is not None and concurrency < (0 if stages else 1):
-        raise OptionsError(f"concurrency must be >= 1, got {concurrency}", "concurrency", concurrency)
-    if requests is not None and requests < 1:
-        raise OptionsError("requests must be >= 1", "requests", requests)
-    if max_in_flight < 1:
-        raise OptionsError("max-in-flight must be >= 1", "max-in-flight", max_in_flight)
-    if stages and duration:
-        raise OptionsError("stages already set the duration; drop duration", "duration", duration)
+    shards: int = 1,
+    thresholds: list[str] | None = None,
+) -> RunSpec:
+    """`load-harness drive`'s options as typer hands them over (durations and stages as text, headers as
+    NAME:VALUE) → a RunSpec. Raises OptionsError naming the flag. The text caps are checked before any parsing;
+    the other bounds, the API's own, by build_plan."""
+    check_bound("stages", stages)  # before parse_stages reads it (the URL's cap is build_plan's, before urlsplit)
     try:
         timeout_s = parse_duration(timeout)
     except PlanError as exc:
         raise OptionsError(str(exc), "timeout", timeout) from None
     try:
-        stage_list: tuple[Stage, ...] = parse_stages(stages) if stages else ()
+        stage_list = parse_stages(stages) if stages else ()
     except PlanError as exc:
         raise OptionsError(str(exc), "stages", stages) from None
     try:
-        duration_s = parse_duration(duration) if duration else (math.inf if requests else 30.0)
+        duration_s = parse_duration(duration) if duration else None
     except PlanError as exc:
         raise OptionsError(str(exc), "duration", duration) from None
-    mode: Mode = "closed" if concurrency is not None or (rate is None and not stages) else "open"
-    start = float(rate if rate is not None else concurrency if concurrency is not None else (0 if stages else 1))
-    if not stage_list:
-        stage_list = (Stage(duration_s, start),)
-    if mode == "open" and math.isinf(sum(s.duration_s for s in stage_list)) and start <= 0:
-        raise OptionsError("rate must be > 0", "rate", rate)
-
-    header_pairs = parse_headers(headers or [])
-    if sum(x is not None for x in (body, cpu_ms, iterations)) > 1:
-        raise OptionsError("give only one of body, cpu-ms, iterations", "body", body)
-    if cpu_ms is not None:
-        body = json.dumps({"cpu_ms": cpu_ms})
-    elif iterations is not None:
-        body = json.dumps({"iterations": iterations})
-    if url is None:
-        url = default_url()
-        if body is None:
-            body = "{}"  # the endpoint's own defaults
-    has_type = any(name.lower() == "content-type" for name, _ in header_pairs)
-    if body is not None and not has_type:
-        try:
-            json.loads(body)
-        except ValueError as exc:
-            raise OptionsError(
-                f"body is not valid JSON ({exc}); set a Content-Type header to send other data", "body", body[:80]
-            ) from None
-        header_pairs.append(("Content-Type", "application/json"))
-    if not url.startswith(("http://", "https://")):
-        raise OptionsError(f"URL must start with http:// or https://: {url!r}", "url", url)
-    url = wire_url(url)
-    verb = (method or ("POST" if body is not None else "GET")).upper()
-    return Plan(
-        url=url,
-        mode=mode,
-        start_target=start,
+    if duration_s is None and requests is not None and not stage_list:
+        duration_s = math.inf  # --requests alone bounds the run
+    return make_spec(
+        url,
+        default_url=default_url(),
+        rate=rate,
+        concurrency=concurrency,
+        duration_s=duration_s,
         stages=stage_list,
         requests=requests,
-        method=verb,
-        headers=tuple(header_pairs),
-        body=(body or "").encode(),
+        method=method,
+        body=body,
+        cpu_ms=cpu_ms,
+        iterations=iterations,
+        headers=parse_headers(headers or []),
         timeout_s=timeout_s,
+        shards=shards,
+        thresholds=thresholds or (),
         max_in_flight=max_in_flight,
         max_burst=max_burst,
         insecure=insecure,

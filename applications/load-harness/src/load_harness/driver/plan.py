@@ -11,8 +11,10 @@ from __future__ import annotations
 import math
 import re
 from collections.abc import Iterator
-from dataclasses import asdict, dataclass, replace
+from dataclasses import dataclass, replace
 from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict
 
 from load_harness import limits as L
 
@@ -164,16 +166,80 @@ class Plan:
             t0 += length
             rate0 = rate1
 
-    def to_dict(self) -> dict[str, Any]:
-        data = asdict(self)
-        data["body"] = self.body.decode("utf-8", "replace")
-        data["headers"] = [list(pair) for pair in self.headers]
-        data["stages"] = [
-            {"duration_s": None if math.isinf(s.duration_s) else s.duration_s, "target": s.target} for s in self.stages
-        ]
+    def to_record(self) -> PlanRecord:
+        """The plan as stored and sent (JSON-ready; infinite durations become None)."""
         duration = self.duration_s
-        data["duration_s"] = None if math.isinf(duration) else duration
-        return data
+        return PlanRecord(
+            url=self.url,
+            mode=self.mode,
+            start_target=self.start_target,
+            stages=[StageRecord(duration_s=_finite(s.duration_s), target=s.target) for s in self.stages],
+            requests=self.requests,
+            method=self.method,
+            headers=[(name, value) for name, value in self.headers],
+            body=self.body.decode("utf-8", "replace"),
+            timeout_s=self.timeout_s,
+            max_in_flight=self.max_in_flight,
+            max_burst=self.max_burst,
+            insecure=self.insecure,
+            shard_index=self.shard_index,
+            shards=self.shards,
+            duration_s=_finite(duration),
+        )
+
+    @classmethod
+    def from_record(cls, record: PlanRecord) -> Plan:
+        return cls(
+            url=record.url,
+            mode=record.mode,
+            start_target=record.start_target,
+            stages=tuple(Stage(math.inf if s.duration_s is None else s.duration_s, s.target) for s in record.stages),
+            requests=record.requests,
+            method=record.method,
+            headers=tuple(record.headers),
+            body=record.body.encode(),
+            timeout_s=record.timeout_s,
+            max_in_flight=record.max_in_flight,
+            max_burst=record.max_burst,
+            insecure=record.insecure,
+            shard_index=record.shard_index,
+            shards=record.shards,
+        )
+
+    def to_dict(self) -> dict[str, Any]:
+        """The JSON the store keeps (runs.plan)."""
+        return self.to_record().model_dump(mode="json")
+
+
+def _finite(seconds: float) -> float | None:
+    return None if math.isinf(seconds) else seconds
+
+
+class StageRecord(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    duration_s: float | None  # None: unbounded (only --requests ends the run)
+    target: float
+
+
+class PlanRecord(BaseModel):
+    """A Plan as JSON holds it: in the store's runs.plan, in every state and in the shard command line."""
+
+    model_config = ConfigDict(extra="forbid")
+    url: str
+    mode: Mode
+    start_target: float
+    stages: list[StageRecord]
+    requests: int | None = None
+    method: str = "GET"
+    headers: list[tuple[str, str]] = []
+    body: str = ""
+    timeout_s: float = 5.0
+    max_in_flight: int = 1000
+    max_burst: int | None = None
+    insecure: bool = False
+    shard_index: int = 0
+    shards: int = 1
+    duration_s: float | None = None  # derived (the stages' sum), kept for readers of the JSON
 
 
 def constant_plan(url: str, mode: Mode, target: float, duration_s: float, **options: Any) -> Plan:
@@ -182,19 +248,8 @@ def constant_plan(url: str, mode: Mode, target: float, duration_s: float, **opti
 
 
 def plan_from_dict(data: dict[str, Any]) -> Plan:
-    """Inverse of Plan.to_dict (for summaries of stored states)."""
-    stages = tuple(
-        Stage(math.inf if s["duration_s"] is None else float(s["duration_s"]), float(s["target"]))
-        for s in data["stages"]
-    )
-    known = {f for f in Plan.__dataclass_fields__ if f not in ("stages", "headers", "body")}
-    options = {k: v for k, v in data.items() if k in known}
-    return Plan(
-        stages=stages,
-        headers=tuple((str(k), str(v)) for k, v in data.get("headers", [])),
-        body=str(data.get("body", "")).encode(),
-        **options,
-    )
+    """Inverse of Plan.to_dict (the store's runs.plan)."""
+    return Plan.from_record(PlanRecord.model_validate(data))
 
 
 def target_integral(plan: Plan, until: float) -> float:

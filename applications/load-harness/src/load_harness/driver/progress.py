@@ -6,14 +6,14 @@ with the event loop for the GIL and disturb pacing.
 
 from __future__ import annotations
 
-from typing import Any
-
-from rich.console import Console, Group
+from rich.console import Console, Group, RenderableType
 from rich.live import Live
 from rich.table import Table
 from rich.text import Text
 
 from load_harness.driver.runner import LiveStats
+from load_harness.driver.state import LATENCY_STATS, Summary
+from load_harness.driver.thresholds import ThresholdResult
 
 
 def _ms(us: float) -> str:
@@ -54,76 +54,77 @@ def _table(title: str, *columns: str) -> Table:
     return table
 
 
-def render_summary(summary: dict[str, Any], checks: list[dict[str, Any]] | None = None) -> Group:
+def render_summary(summary: Summary, checks: list[ThresholdResult] | None = None) -> Group:
     """The end-of-run tables: requests, latency percentiles, status codes, error classes, pods, thresholds."""
-    parts: list[Any] = []
-    req, thr = summary["requests"], summary["throughput"]
-    mode = "open loop (rate)" if summary["mode"] == "open" else "closed loop (concurrency)"
-    head = f"{summary['method']} {summary['url']} — {mode}, {summary['duration_s']:.1f} s, {summary['stop_reason']}"
-    if summary["shards"] > 1:
-        head += f", {summary['shards']} shards"
+    parts: list[RenderableType] = []
+    req, thr = summary.requests, summary.throughput
+    open_loop = summary.mode == "open"
+    mode = "open loop (rate)" if open_loop else "closed loop (concurrency)"
+    head = f"{summary.method} {summary.url} — {mode}, {summary.duration_s:.1f} s, {summary.stop_reason}"
+    if summary.shards > 1:
+        head += f", {summary.shards} shards"
     parts.append(Text(head, style="bold"))
-    if summary.get("message"):
-        parts.append(Text(summary["message"], style="yellow"))
-    if req["dropped_late"]:
+    if summary.message:
+        parts.append(Text(summary.message, style="yellow"))
+    if req.dropped_late:
         parts.append(
             Text(
-                f"The driver fell behind its schedule: {req['dropped_late']:,} arrivals dropped as late. "
+                f"The driver fell behind its schedule: {req.dropped_late:,} arrivals dropped as late. "
                 "Its own CPU is the limit here: use --shards N or a bigger machine.",
                 style="yellow",
             )
         )
     t = _table("Requests", "metric", "value")
-    t.add_row("sent", f"{req['sent']:,}")
-    t.add_row("completed", f"{req['completed']:,}")
-    t.add_row("errors", f"{req['errors']:,} ({req['error_rate_pct']:.2f}%)")
-    if summary["mode"] == "open":
-        t.add_row("dropped (late / in-flight cap)", f"{req['dropped_late']:,} / {req['dropped_max_in_flight']:,}")
-        t.add_row("sent > 10 ms late", f"{req['sent_late']:,}")
-        t.add_row("target rate", f"{thr.get('target_rps', 0):,.1f} req/s")
-        t.add_row("pacing error", f"{thr.get('pacing_error_pct', 0):+.2f}%")
-    t.add_row("sent rate", f"{thr['sent_rps']:,.1f} req/s")
-    t.add_row("achieved rate", f"{thr['completed_rps']:,.1f} req/s")
+    t.add_row("sent", f"{req.sent:,}")
+    t.add_row("completed", f"{req.completed:,}")
+    t.add_row("errors", f"{req.errors:,} ({req.error_rate_pct:.2f}%)")
+    if open_loop:
+        t.add_row("dropped (late / in-flight cap)", f"{req.dropped_late:,} / {req.dropped_max_in_flight:,}")
+        t.add_row("sent > 10 ms late", f"{req.sent_late:,}")
+        t.add_row("target rate", f"{thr.target_rps or 0:,.1f} req/s")
+        t.add_row("pacing error", f"{thr.pacing_error_pct or 0:+.2f}%")
+    t.add_row("sent rate", f"{thr.sent_rps:,.1f} req/s")
+    t.add_row("achieved rate", f"{thr.completed_rps:,.1f} req/s")
     parts.append(t)
-    latency = summary["latency_ms"]
-    if summary["mode"] == "open":
+    latency = summary.latency_ms
+    if open_loop:
         lat = _table("Latency (ms)", "", "response (corrected)", "service")
-        for key in ("p50", "p90", "p95", "p99", "p99.9", "max", "mean"):
-            lat.add_row(key, f"{latency['response'][key]:.3f}", f"{latency['service'][key]:.3f}")
+        for key in LATENCY_STATS:
+            lat.add_row(key, f"{latency.response.value(key):.3f}", f"{latency.service.value(key):.3f}")
     else:
         lat = _table("Latency (ms, service time)", "", "service")
-        for key in ("p50", "p90", "p95", "p99", "p99.9", "max", "mean"):
-            lat.add_row(key, f"{latency['service'][key]:.3f}")
+        for key in LATENCY_STATS:
+            lat.add_row(key, f"{latency.service.value(key):.3f}")
     parts.append(lat)
-    if summary["status_codes"]:
+    if summary.status_codes:
         codes = _table("Status codes", "code", "count")
-        for code, count in summary["status_codes"].items():
+        for code, count in summary.status_codes.items():
             codes.add_row(code, f"{count:,}")
         parts.append(codes)
-    if req["errors"]:
+    if req.errors:
         errors = _table("Errors", "class", "count")
-        for name, count in summary["error_classes"].items():
+        for name, count in summary.error_classes.items():
             if count:
                 errors.add_row(name, f"{count:,}")
-        for name, count in summary["error_details"].items():
+        for name, count in summary.error_details.items():
             errors.add_row(f"  {name}", f"{count:,}")
         parts.append(errors)
-    if summary["pods"]:
+    if summary.pods:
         pods = _table("Pods (service time)", "pod", "requests", "share", "errors", "p50 ms", "p99 ms")
-        for pod in summary["pods"]:
+        for pod in summary.pods:
             pods.add_row(
-                pod["pod"],
-                f"{pod['count']:,}",
-                f"{pod['share_pct']:.1f}%",
-                f"{pod['errors']:,}",
-                f"{pod['p50_ms']:.3f}",
-                f"{pod['p99_ms']:.3f}",
+                pod.pod,
+                f"{pod.count:,}",
+                f"{pod.share_pct:.1f}%",
+                f"{pod.errors:,}",
+                f"{pod.p50_ms:.3f}",
+                f"{pod.p99_ms:.3f}",
             )
         parts.append(pods)
     if checks:
         table = _table("Thresholds", "threshold", "actual", "result")
         for check in checks:
-            result = Text("pass", style="green") if check["passed"] else Text("FAIL", style="bold red")
-            table.add_row(check["threshold"], f"{check['actual']:g}", result)
+            result = Text("pass", style="green") if check.passed else Text("FAIL", style="bold red")
+            table.add_row(check.threshold, f"{check.actual:g}", result)
         parts.append(table)
     return Group(*parts)

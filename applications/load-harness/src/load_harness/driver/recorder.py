@@ -11,6 +11,7 @@ from typing import Any
 
 from load_harness.driver import histo
 from load_harness.driver.series import Series
+from load_harness.driver.state import Counters, LatencyData, Measurements, PodCounts
 
 ERROR_CLASSES = ("connect", "timeout", "4xx", "5xx", "other")
 UNKNOWN_POD = "(unknown)"
@@ -145,30 +146,30 @@ class Recorder:
         pcts = histo.percentiles(self.response, [50.0, 99.0])
         return pcts[50.0], pcts[99.0]
 
-    def measurements(self) -> dict[str, Any]:
-        """The serialisable, mergeable part of the state (see summary.py for the full format)."""
-        return {
-            "counters": {
-                "scheduled": self.scheduled,
-                "sent": self.sent,
-                "completed": self.completed,
-                "responses": self.responses,
-                "errors": self.errors,
-                "sent_late": self.sent_late,
-                "dropped_late": self.dropped_late,
-                "dropped_max_in_flight": self.dropped_max_in_flight,
+    def measurements(self) -> Measurements:
+        """The serialisable, mergeable part of the state (driver/state.py)."""
+        return Measurements(
+            counters=Counters(
+                scheduled=self.scheduled,
+                sent=self.sent,
+                completed=self.completed,
+                responses=self.responses,
+                errors=self.errors,
+                sent_late=self.sent_late,
+                dropped_late=self.dropped_late,
+                dropped_max_in_flight=self.dropped_max_in_flight,
+            ),
+            status_codes={str(code): n for code, n in sorted(self.status_codes.items())},
+            error_classes=dict(self.error_classes),
+            error_details=dict(self.error_details),
+            latency=LatencyData(
+                response=histo.encode(self.response),
+                service=histo.encode(self.service),
+                max_response_us=self.max_response_us,
+                max_service_us=self.max_service_us,
+            ),
+            pods={
+                name: PodCounts(count=s[0], errors=s[1], service=histo.encode(s[2])) for name, s in self.pods.items()
             },
-            "status_codes": {str(code): n for code, n in sorted(self.status_codes.items())},
-            "error_classes": dict(self.error_classes),
-            "error_details": dict(self.error_details),
-            "latency": {
-                "response": histo.encode(self.response),
-                "service": histo.encode(self.service),
-                "max_response_us": self.max_response_us,
-                "max_service_us": self.max_service_us,
-            },
-            "pods": {
-                name: {"count": s[0], "errors": s[1], "service": histo.encode(s[2])} for name, s in self.pods.items()
-            },
-            "series": self.series.to_dict(),
-        }
+            series=self.series.snapshot(),
+        )

@@ -23,13 +23,12 @@ from collections import deque
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
-from typing import Any
 
 from load_harness.driver.client import Client, Pending, build_target
 from load_harness.driver.plan import Plan
 from load_harness.driver.recorder import Recorder
-from load_harness.driver.sink import NullSink, RunMeta, RunSink
-from load_harness.driver.summary import STATE_FORMAT
+from load_harness.driver.sink import NullSink, RunSink
+from load_harness.driver.state import Connections, DriverState, RunMeta, ShardSet, StopReason
 
 # asyncio timers wake late: epoll's millisecond timeout is rounded up, and an idle VM adds up to ~2 ms more (measured
 # p99 2.5 ms at 100 req/s). At sub-millisecond service times that lag would dominate the corrected latency. So the
@@ -85,7 +84,7 @@ class Runner:
         self.slots = 0
         self.target_slots = 0
         self.sending = False
-        self.stop_reason: str | None = None
+        self.stop_reason: StopReason | None = None
         self.message: str | None = None
         self.backlog: deque[float] = deque()
         self.started_at = 0.0
@@ -104,7 +103,7 @@ class Runner:
 
     # -- control ----------------------------------------------------------------------------------------------
 
-    def request_stop(self, reason: str = "stopped", message: str | None = None) -> None:
+    def request_stop(self, reason: StopReason = StopReason.STOPPED, message: str | None = None) -> None:
         """End the send window now; in-flight requests still complete. Safe to call from the loop thread."""
         if self.stop_reason is None:
             self.stop_reason = reason
@@ -128,8 +127,8 @@ class Runner:
 
     # -- the run ----------------------------------------------------------------------------------------------
 
-    async def run(self) -> dict[str, Any]:
-        """Run the plan to the end and return the final state (summary.py documents the format)."""
+    async def run(self) -> DriverState:
+        """Run the plan to the end and return the final state."""
         self._loop = loop = asyncio.get_running_loop()
         self._send_done = asyncio.Event()
         self._drained = asyncio.Event()
@@ -176,34 +175,32 @@ class Runner:
             run_id=self.run_id,
             shard_index=self.plan.shard_index,
             shards=self.plan.shards,
-            plan=self.plan.to_dict(),
+            plan=self.plan.to_record(),
             started_at=self.started_at,
             host=socket.gethostname(),
             pid=os.getpid(),
         )
 
-    def state(self, finished: bool = False) -> dict[str, Any]:
+    def state(self, finished: bool = False) -> DriverState:
         """The cumulative, mergeable state of this process's share of the run."""
         client = self._client
         elapsed = self._send_end if self._send_end is not None else (self._now() if self._t0 else 0.0)
-        return {
-            "format": STATE_FORMAT,
-            "run_id": self.run_id,
-            "shards": {"count": self.plan.shards, "indices": [self.plan.shard_index]},
-            "plan": self.plan.to_dict(),
-            "started_at": self.started_at,
-            "updated_at": time.time(),
-            "duration_s": elapsed,
-            "finished": finished,
-            "stop_reason": (self.stop_reason or "completed") if finished else self.stop_reason,
-            "message": self.message,
-            "in_flight": self.in_flight,
-            "connections": {
-                "opened": client.connects if client else 0,
-                "reconnects": client.reconnects if client else 0,
-            },
-            **self.rec.measurements(),
-        }
+        return DriverState(
+            run_id=self.run_id,
+            shards=ShardSet(count=self.plan.shards, indices=[self.plan.shard_index]),
+            plan=self.plan.to_record(),
+            started_at=self.started_at,
+            updated_at=time.time(),
+            duration_s=elapsed,
+            finished=finished,
+            stop_reason=(self.stop_reason or StopReason.COMPLETED) if finished else self.stop_reason,
+            message=self.message,
+            in_flight=self.in_flight,
+            connections=Connections(
+                opened=client.connects if client else 0, reconnects=client.reconnects if client else 0
+            ),
+            **dict(self.rec.measurements()),
+        )
 
     # -- open loop --------------------------------------------------------------------------------------------
 
@@ -244,16 +241,16 @@ class Runner:
                 nxt = next(arrivals, None)
             self._send_backlog()
             if max_requests is not None and rec.scheduled >= max_requests:
-                self._stop_when_drained("requests")
+                self._stop_when_drained(StopReason.REQUESTS)
                 return
-        self._stop_when_drained("completed")
+        self._stop_when_drained(StopReason.COMPLETED)
 
     def _send_backlog(self) -> None:
         backlog, cap = self.backlog, self.max_in_flight
         while backlog and self.in_flight < cap:
             self._dispatch(backlog.popleft())
 
-    def _stop_when_drained(self, reason: str) -> None:
+    def _stop_when_drained(self, reason: StopReason) -> None:
         if self.stop_reason is None:
             self.stop_reason = reason
         # Backlogged arrivals are still owed a send: leave the window open until they are out (or time out).
@@ -269,7 +266,7 @@ class Runner:
         while self.sending:
             now = self._now()
             if now >= limit:
-                self.request_stop("completed")
+                self.request_stop(StopReason.COMPLETED)
                 return
             self.target_slots = plan.concurrency_at(now)
             loop_now = now + self._t0
@@ -304,7 +301,7 @@ class Runner:
                 if self._connect_streak >= self.abort_after:
                     target = self.plan.url
                     self.request_stop(
-                        "aborted",
+                        StopReason.ABORTED,
                         f"target unreachable: the first {self._connect_streak} requests to {target} all failed to "
                         f"connect ({detail}); is the server running and the URL right?",
                     )
@@ -323,7 +320,7 @@ class Runner:
             self.slots -= 1
             if self.sending and self.plan.shard_requests is not None and rec.sent >= self.plan.shard_requests:
                 if self.stop_reason is None:
-                    self.stop_reason = "requests"
+                    self.stop_reason = StopReason.REQUESTS
                 if self.in_flight == 0:
                     self._end_sending()
         if self.in_flight == 0 and not self.sending:
@@ -341,7 +338,7 @@ class Runner:
                 self.on_second(self.live())
             self._report_progress()
             if self._sink_stop and self.sending:
-                self.request_stop("stopped", "stopped by the run's sink (stop requested)")
+                self.request_stop(StopReason.STOPPED, "stopped by the run's sink (stop requested)")
 
     def live(self) -> LiveStats:
         rec = self.rec
@@ -370,7 +367,7 @@ class Runner:
             return  # a slow sink skips a beat rather than queueing states
         self._sink_busy = self._executor.submit(self._progress_in_thread, self.state())
 
-    def _progress_in_thread(self, state: dict[str, Any]) -> None:
+    def _progress_in_thread(self, state: DriverState) -> None:
         try:
             self.sink.progress(state)
             self._sink_stop = bool(self.sink.should_stop())

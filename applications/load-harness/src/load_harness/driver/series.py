@@ -8,9 +8,7 @@ The run's overall percentiles come from the full histograms and are exact.
 
 from __future__ import annotations
 
-from typing import Any
-
-FIELDS = ["t", "sent", "completed", "errors", "p50_us", "p99_us"]
+from load_harness.driver.state import SeriesData
 
 
 def _combine(a: list[int], b: list[int]) -> list[int]:
@@ -53,20 +51,20 @@ class Series:
             self.interval *= 2
             self.points = rebucket(points, self.interval, points[0][0])
 
-    def to_dict(self) -> dict[str, Any]:
-        return {"interval_s": self.interval, "fields": FIELDS, "points": [list(p) for p in self.points]}
+    def snapshot(self) -> SeriesData:
+        return SeriesData(interval_s=self.interval, points=[list(p) for p in self.points])
 
 
-def merge_series(series: list[dict[str, Any]], max_points: int = 3600) -> dict[str, Any]:
+def merge_series(series: list[SeriesData], max_points: int = 3600) -> SeriesData:
     """Merge the series of several shards: the same epoch second adds up."""
-    interval = max((s.get("interval_s", 1) for s in series), default=1)
-    points = sorted((list(p) for s in series for p in s.get("points", [])), key=lambda p: p[0])
+    interval = max((s.interval_s for s in series), default=1)
+    points = sorted((list(p) for s in series for p in s.points), key=lambda p: p[0])
     if not points:
-        return Series(max_points, interval).to_dict()
+        return Series(max_points, interval).snapshot()
     merged = rebucket(points, interval, points[0][0])
     while len(merged) > max_points:
         interval *= 2
         merged = rebucket(merged, interval, merged[0][0])
     result = Series(max_points, interval)
     result.points = merged
-    return result.to_dict()
+    return result.snapshot()

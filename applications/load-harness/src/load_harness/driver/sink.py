@@ -4,7 +4,7 @@ Call order, all from one background thread of the driver process (never the even
 disturb pacing), in this order:
 
 1. `start(meta)` once, before the first request.
-2. `progress(state)` about once a second with the cumulative state (summary.py documents the format); a call is
+2. `progress(state)` about once a second with the cumulative `DriverState` (driver/state.py); a call is
    skipped, not queued, while the previous one is still running. `should_stop()` is called right after each
    `progress`; returning True ends the send window gracefully (in-flight requests still complete and count).
 3. `finish(state)` once with the final state, whatever ended the run (duration, --requests, stop, Ctrl-C, abort).
@@ -15,27 +15,18 @@ must not end a load test. `start` and `finish` failures propagate.
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from typing import Any, Protocol, TypedDict, runtime_checkable
+from typing import Protocol, runtime_checkable
 
-
-class RunMeta(TypedDict):
-    run_id: str | None
-    shard_index: int  # which share of the run this process drives
-    shards: int  # how many shares the run was split into
-    plan: dict[str, Any]  # Plan.to_dict() of the whole run (targets before splitting)
-    started_at: float  # epoch seconds of the first scheduled send
-    host: str
-    pid: int
+from load_harness.driver.state import DriverState, RunMeta
 
 
 @runtime_checkable
 class RunSink(Protocol):
     def start(self, meta: RunMeta) -> None: ...
 
-    def progress(self, state: dict[str, Any]) -> None: ...
+    def progress(self, state: DriverState) -> None: ...
 
-    def finish(self, state: dict[str, Any]) -> None: ...
+    def finish(self, state: DriverState) -> None: ...
 
     def should_stop(self) -> bool: ...
 
@@ -46,28 +37,34 @@ class NullSink:
     def start(self, meta: RunMeta) -> None:
         return None
 
-    def progress(self, state: dict[str, Any]) -> None:
+    def progress(self, state: DriverState) -> None:
         return None
 
-    def finish(self, state: dict[str, Any]) -> None:
+    def finish(self, state: DriverState) -> None:
         return None
 
     def should_stop(self) -> bool:
         return False
 
 
-# The CLI asks this factory for a sink when --run-id is given; the store-backed implementation registers itself
-# here so that the engine never imports the store.
-SinkFactory = Callable[[str, int, int], RunSink]  # (run_id, shard_index, shards) -> sink
-_factory: SinkFactory | None = None
+class TeeSink:
+    """Reports to several sinks (a shard of a stored run that also streams to its launcher); asks to stop when
+    any of them does."""
 
+    def __init__(self, *sinks: RunSink) -> None:
+        self.sinks = sinks
 
-def register_sink_factory(factory: SinkFactory | None) -> None:
-    global _factory
-    _factory = factory
+    def start(self, meta: RunMeta) -> None:
+        for sink in self.sinks:
+            sink.start(meta)
 
+    def progress(self, state: DriverState) -> None:
+        for sink in self.sinks:
+            sink.progress(state)
 
-def sink_for_run(run_id: str, shard_index: int, shards: int) -> RunSink:
-    if _factory is None:
-        raise LookupError("--run-id needs a run store, and none is registered (register_sink_factory)")
-    return _factory(run_id, shard_index, shards)
+    def finish(self, state: DriverState) -> None:
+        for sink in self.sinks:
+            sink.finish(state)
+
+    def should_stop(self) -> bool:
+        return any(sink.should_stop() for sink in self.sinks)

@@ -10,9 +10,11 @@ import operator
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+
+from pydantic import BaseModel
 
 from load_harness import limits as L
+from load_harness.driver.state import Summary
 
 _LATENCY = {"p50", "p90", "p95", "p99", "p99.9", "max", "mean", "min"}
 _RATIO = {"errors", "dropped"}
@@ -34,6 +36,14 @@ class ThresholdError(ValueError):
     """A threshold that cannot be parsed; the CLI makes it a usage error (exit 2)."""
 
 
+class ThresholdResult(BaseModel):
+    threshold: str  # as written, e.g. "p99<500ms"
+    metric: str
+    actual: float
+    limit: float
+    passed: bool
+
+
 @dataclass(frozen=True)
 class Threshold:
     text: str
@@ -41,15 +51,15 @@ class Threshold:
     op: str
     limit: float  # ms for latency, percent for errors/dropped, req/s for rps
 
-    def check(self, summary: dict[str, Any]) -> dict[str, Any]:
+    def check(self, summary: Summary) -> ThresholdResult:
         actual = metric_value(summary, self.metric)
-        return {
-            "threshold": self.text,
-            "metric": self.metric,
-            "actual": actual,
-            "limit": self.limit,
-            "passed": _OPS[self.op](actual, self.limit),
-        }
+        return ThresholdResult(
+            threshold=self.text,
+            metric=self.metric,
+            actual=actual,
+            limit=self.limit,
+            passed=_OPS[self.op](actual, self.limit),
+        )
 
 
 def parse_threshold(text: str) -> Threshold:
@@ -79,16 +89,17 @@ def parse_threshold(text: str) -> Threshold:
     raise ThresholdError(f"unknown threshold metric {name!r} in {text!r} (known: {known})")
 
 
-def metric_value(summary: dict[str, Any], metric: str) -> float:
+def metric_value(summary: Summary, metric: str) -> float:
     if metric == "errors":
-        return float(summary["requests"]["error_rate_pct"])
+        return summary.requests.error_rate_pct
     if metric == "dropped":
-        return float(summary["requests"]["dropped_pct"])
+        return summary.requests.dropped_pct
     if metric == "rps":
-        return float(summary["throughput"]["completed_rps"])
+        return summary.throughput.completed_rps
     kind, _, name = metric.rpartition(".")
-    return float(summary["latency_ms"][kind or "response"][name])
+    latency = summary.latency_ms.service if kind == "service" else summary.latency_ms.response
+    return latency.value(name)
 
 
-def evaluate(thresholds: list[Threshold], summary: dict[str, Any]) -> list[dict[str, Any]]:
+def evaluate(thresholds: list[Threshold], summary: Summary) -> list[ThresholdResult]:
     return [threshold.check(summary) for threshold in thresholds]

@@ -15,7 +15,7 @@ from prometheus_client import multiprocess
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import SQLAlchemyError
 
-from load_harness.container import read_usage
+from load_harness.cgroups import read_usage
 from load_harness.observe.base import Figure, Overview, PodList, PodUsage, Scope
 from load_harness.store import pods as pod_store
 from load_harness.telemetry.metrics import REQUEST_TOTAL

@@ -8,7 +8,7 @@ from __future__ import annotations
 from flask import Flask, Request, redirect, request, url_for
 from werkzeug.wrappers import Response as WerkzeugResponse
 
-from load_harness.api.problems import ProblemError
+from load_harness.problems import ProblemError
 from load_harness.security import sessions, throttle
 from load_harness.security.csrf import SAFE_METHODS, token_valid
 from load_harness.security.public import is_public  # what needs no key: one list, shared with chaos

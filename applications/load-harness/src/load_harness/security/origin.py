@@ -27,7 +27,7 @@ from urllib.parse import urlsplit
 
 from flask import Flask, request
 
-from load_harness.api.problems import ProblemError
+from load_harness.problems import ProblemError
 from load_harness.security.csrf import SAFE_METHODS
 from load_harness.security.public import is_probe
 from load_harness.settings import Settings

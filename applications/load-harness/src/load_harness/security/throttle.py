@@ -22,8 +22,8 @@ from flask import Flask, Response, current_app, has_app_context, request
 from sqlalchemy.engine import Engine
 
 from load_harness import limits as L
-from load_harness.api.problems import ProblemError
 from load_harness.context import ctx
+from load_harness.problems import ProblemError
 from load_harness.store import auth_failures
 
 EXTENSION = "load_harness_auth_throttle"

@@ -46,15 +46,14 @@ pods = sa.Table(
     sa.Column("chaos_latency_ms", sa.Integer, nullable=True),
 )
 
-RUN_STATUSES = ("pending", "running", "completed", "stopped", "failed", "interrupted")
-RUN_ACTIVE = ("pending", "running")
+# runs.status and runs.source hold runs.model's StrEnum values; no CHECK constraint, so adding one needs no migration.
 
 runs = sa.Table(
     "runs",
     metadata,
     sa.Column("id", sa.String(64), primary_key=True),
     sa.Column("status", sa.String(16), nullable=False),
-    sa.Column("source", sa.String(16), nullable=False),  # api | dashboard | cli | flagger
+    sa.Column("source", sa.String(16), nullable=False),  # a RunOrigin: api | dashboard | cli | flagger
     # The pod whose supervisor launches the shards; NULL when they run elsewhere (CLI, an Indexed Job).
     sa.Column("pod", sa.String(253), nullable=True),
     sa.Column("claimed_by", sa.String(64), nullable=True),

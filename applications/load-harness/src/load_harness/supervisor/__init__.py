@@ -1,6 +1,6 @@
 """The pod's supervisor: the one process that owns job processes (see docs/architecture.md)."""
 
 from load_harness.supervisor.core import Supervisor
-from load_harness.supervisor.wakeup import wake
+from load_harness.wakeup import wake
 
 __all__ = ["Supervisor", "wake"]

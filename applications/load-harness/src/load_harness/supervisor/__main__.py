@@ -12,8 +12,8 @@ from types import FrameType
 from load_harness.settings import get_settings
 from load_harness.store.engine import get_engine
 from load_harness.supervisor.core import Supervisor
-from load_harness.supervisor.wakeup import WakeupListener, socket_path
 from load_harness.telemetry.logging import configure_logging
+from load_harness.wakeup import WakeupListener, socket_path
 
 
 def run(supervisor_id: str) -> None:

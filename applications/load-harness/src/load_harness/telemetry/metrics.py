@@ -25,7 +25,7 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.exc import SQLAlchemyError
 
 from load_harness import __version__
-from load_harness.container import read_limits, read_usage
+from load_harness.cgroups import read_limits, read_usage
 from load_harness.store import jobs as job_store
 
 # `_created` series double the series count for no use on a dashboard.

@@ -43,12 +43,97 @@
   }
   function timeData(d) { return [d.time.t, d.time.rps, d.time.p50, d.time.p99]; }
 
-  function histOpts(labels, colors) {
-    var series = [{ label: "≤ ms" }];
-    for (var i = 0; i < labels.length; i++) {
-      series.push({ label: labels[i], stroke: colors[i], fill: fillOf(colors[i]), width: 1.5, paths: uPlot.paths.stepped({ align: 1 }) });
+  // --- latency histograms -------------------------------------------------------------------------------
+  // The server sends bins with both edges ({low_ms, high_ms, count}, contiguous, on fixed log-spaced edges), and
+  // each bin is drawn as a bar over its own [low, high) range on a log x axis. x holds the low edges; the high
+  // edges live in `bins.high` (same index), which histData refreshes before every setData. Two runs' bins share
+  // their edges, so they join on low_ms. After each draw the chart element carries the bars it drew (data-bins,
+  // JSON): the browser tests read them back.
+  function histData(hists, bins) {
+    var high = {};
+    hists.forEach(function (h) { h.low_ms.forEach(function (lo, i) { high[lo] = h.high_ms[i]; }); });
+    var lows = Object.keys(high).map(Number).sort(function (p, q) { return p - q; });
+    bins.high = lows.map(function (lo) { return high[lo]; });
+    return [lows].concat(hists.map(function (h) {
+      var count = {};
+      h.low_ms.forEach(function (lo, i) { count[lo] = h.count[i]; });
+      return lows.map(function (lo) { return lo in count ? count[lo] : null; });
+    }));
+  }
+  function binBars(bins) {
+    return function (u, si, i0, i1) {
+      var xs = u.data[0], ys = u.data[si], ratio = uPlot.pxRatio, left = u.bbox.left;
+      var path = new Path2D(), drawn = [];
+      var base = u.valToPos(0, "y", true);
+      // From one bin before the first in view: a bar that starts left of the x range still reaches into it.
+      for (var i = Math.max(0, i0 - 1); i <= i1 && i < xs.length; i++) {
+        var count = ys[i];
+        if (count == null || count <= 0) continue;
+        var x0 = u.valToPos(xs[i], "x", true), x1 = u.valToPos(bins.high[i], "x", true), top = u.valToPos(count, "y", true);
+        path.rect(x0, top, x1 - x0, base - top);
+        drawn.push({ low_ms: xs[i], high_ms: bins.high[i], count: count, left_px: (x0 - left) / ratio, right_px: (x1 - left) / ratio });
+      }
+      bins.drawn[si] = drawn;
+      return { stroke: path, fill: path };
+    };
+  }
+  // Log x axis ticks at 1..9 × 10^n, labelled as densely as ~30 px between labels allows: every tick, or 1, 2 and
+  // 5 × 10^n, or 1 × 10^n (uPlot's own log filter keeps only 1 × 10^n, too few on a narrow histogram).
+  function logSplits(u, axisIdx, min, max) {
+    var out = [];
+    for (var e = Math.floor(Math.log10(min)); e <= Math.ceil(Math.log10(max)); e++) {
+      for (var m = 1; m <= 9; m++) { var v = +(m + "e" + e); if (v >= min && v <= max) out.push(v); }
     }
-    return { scales: { x: { time: false, distr: 3 } }, axes: [axis("latency (ms, log)", "x"), axis("requests", "y")], series: series };
+    return out;
+  }
+  function logValues(u, splits) {
+    var perDecade = u.bbox.width / uPlot.pxRatio / Math.log10(u.scales.x.max / u.scales.x.min);
+    var keep = perDecade >= 660 ? [1, 2, 3, 4, 5, 6, 7, 8, 9] : perDecade >= 100 ? [1, 2, 5] : [1];
+    return splits.map(function (v) {
+      return keep.indexOf(+String(v).charAt(String(v).search(/[1-9]/))) >= 0 ? String(v) : "";
+    });
+  }
+  function histOpts(labels, colors, bins) {
+    var fmt = function (v) { return v == null ? "" : +v.toPrecision(4) + ""; };
+    var series = [{ label: "latency ms", value: function (u, v, si, i) {
+      return i == null || v == null ? "" : fmt(v) + " to " + fmt(bins.high[i]);
+    } }];
+    for (var i = 0; i < labels.length; i++) {
+      series.push({ label: labels[i], stroke: colors[i], fill: fillOf(colors[i]), width: 1, points: { show: false }, paths: binBars(bins) });
+    }
+    return {
+      cursor: { points: { show: false } },
+      scales: {
+        // Auto-ranged (uPlot passes the first and last x): from the first bin's low edge to the last one's high
+        // edge, with a margin. Zoomed: the range chosen.
+        x: { time: false, distr: 3, range: function (u, min, max) {
+          var xs = u.data[0];
+          if (!xs.length || min == null) return [0.1, 100];
+          if (min === xs[0] && max === xs[xs.length - 1]) return [xs[0] / 1.25, bins.high[bins.high.length - 1] * 1.25];
+          return [min, max];
+        } },
+        y: { range: function (u, min, max) { return [0, max > 0 ? max * 1.08 : 1]; } },
+      },
+      axes: [
+        Object.assign(axis("latency (ms, log)", "x"), { splits: logSplits, values: logValues, filter: function (u, splits) { return splits; } }),
+        axis("requests", "y"),
+      ],
+      series: series,
+      bins: bins, // uPlot ignores unknown options; the live page's updates find the bins here
+      hooks: { draw: [function (u) {
+        var x = u.scales.x;
+        var drawn = u.series.map(function (s, si) {
+          return si === 0 || !s.show ? null : { label: s.label, bars: bins.drawn[si] || [] };
+        }).filter(Boolean);
+        u.root.parentNode.setAttribute("data-bins", JSON.stringify({
+          x_min_ms: x.min, x_max_ms: x.max, width_px: u.bbox.width / uPlot.pxRatio, series: drawn,
+        }));
+      }] },
+    };
+  }
+  function histogram(el, hists, labels, colors) {
+    var bins = { high: [], drawn: {} };
+    return make(el, histOpts(labels, colors, bins), histData(hists, bins));
   }
 
   function barOpts(names, label) {
@@ -83,7 +168,7 @@
   function drawRun(root, d) {
     var q = function (name) { return root.querySelector('[data-chart="' + name + '"]'); };
     make(q("time"), timeOpts(""), timeData(d));
-    make(q("histogram"), histOpts(["requests"], [COLORS.a]), [d.histogram.le_ms, d.histogram.count]);
+    histogram(q("histogram"), [d.histogram], ["requests"], [COLORS.a]);
     make(q("pods"), barOpts(d.pods.pod, "requests"), [indexes(d.pods.pod), d.pods.requests]);
     make(q("codes"), barOpts(d.codes.code, "responses"), [indexes(d.codes.code), d.codes.count]);
   }
@@ -104,7 +189,7 @@
       getJson(url).then(function (d) {
         if (first) { drawRun(root, d); first = false; }
         else {
-          [timeData(d), [d.histogram.le_ms, d.histogram.count]].forEach(function (data, i) {
+          [timeData(d), histData([d.histogram], charts[1].opts.bins)].forEach(function (data, i) {
             charts[i].chart.setData(data);
             charts[i].data = data;
             charts[i].el.setAttribute("data-points", String(data[0].length));
@@ -135,8 +220,7 @@
         series: [{ label: "t (s)" }, { label: "A p99", stroke: COLORS.a, width: 2, spanGaps: true },
           { label: "B p99", stroke: COLORS.b, width: 2, spanGaps: true }],
       }, p99);
-      var hist = uPlot.join([[a.histogram.le_ms, a.histogram.count], [b.histogram.le_ms, b.histogram.count]]);
-      make(q("histogram-both"), histOpts(["A", "B"], [COLORS.a, COLORS.b]), hist);
+      histogram(q("histogram-both"), [a.histogram, b.histogram], ["A", "B"], [COLORS.a, COLORS.b]);
     }).catch(function (e) { fail(root, e); });
   }
 

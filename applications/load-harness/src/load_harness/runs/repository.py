@@ -15,27 +15,29 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
+from load_harness.runs.model import ACTIVE_STATUSES, RunStatus
 from load_harness.store.jobs import _lock_pod as lock_pod  # one admission lock per pod for jobs and runs
-from load_harness.store.tables import RUN_ACTIVE, run_shards, runs
+from load_harness.store.tables import run_shards, runs
 from load_harness.store.upsert import insert_ignore
 
 Clock = Callable[[], float]
 # A shard that has not written for this long is presumed dead (its process or pod is gone).
 STALE_SHARD_S = 30.0
+# The driver's stop reason (a summary's stop_reason) → the run's final status.
 STOP_REASON_TO_STATUS = {
-    "completed": "completed",
-    "requests": "completed",
-    "stopped": "stopped",
-    "interrupted": "interrupted",
-    "aborted": "failed",
+    "completed": RunStatus.COMPLETED,
+    "requests": RunStatus.COMPLETED,
+    "stopped": RunStatus.STOPPED,
+    "interrupted": RunStatus.INTERRUPTED,
+    "aborted": RunStatus.FAILED,
 }
 
 
 @dataclass(frozen=True)
 class Run:
     id: str
-    status: str
-    source: str
+    status: str  # a RunStatus value
+    source: str  # a RunOrigin value
     pod: str | None
     claimed_by: str | None
     target: str
@@ -55,7 +57,7 @@ class Run:
 
     @property
     def active(self) -> bool:
-        return self.status in RUN_ACTIVE
+        return self.status in ACTIVE_STATUSES
 
 
 @dataclass(frozen=True)
@@ -123,7 +125,7 @@ def create(
     with engine.begin() as conn:
         if dedupe_key is not None:
             _lock_key(conn, dedupe_key)  # taken before the pod lock, always: no lock-order deadlock
-            for row in conn.execute(runs.select().where(runs.c.status.in_(RUN_ACTIVE))):
+            for row in conn.execute(runs.select().where(runs.c.status.in_(ACTIVE_STATUSES))):
                 if (row.options or {}).get("dedupe") == dedupe_key:
                     raise DuplicateRun(Run.from_row(row))
         if pod is not None and budget is not None:
@@ -132,7 +134,7 @@ def create(
         conn.execute(
             runs.insert().values(
                 id=run_id,
-                status="pending",
+                status=RunStatus.PENDING,
                 source=source,
                 pod=pod,
                 target=target,
@@ -156,7 +158,7 @@ def _lock_key(conn: sa.Connection, key: str) -> None:
 def _admit(conn: sa.Connection, pod: str, shards: int, budget: RunBudget) -> None:
     active = conn.execute(
         sa.select(sa.func.count(), sa.func.coalesce(sa.func.sum(runs.c.shards), 0)).where(
-            runs.c.pod == pod, runs.c.status.in_(RUN_ACTIVE)
+            runs.c.pod == pod, runs.c.status.in_(ACTIVE_STATUSES)
         )
     ).one()
     count, processes = int(active[0]), int(active[1])
@@ -206,7 +208,7 @@ def request_stop(engine: Engine, run_id: str) -> bool:
     """Flag an active run; its shards see the flag within a second, wherever they run."""
     with engine.begin() as conn:
         result = conn.execute(
-            runs.update().where(runs.c.id == run_id, runs.c.status.in_(RUN_ACTIVE)).values(stop_requested=True)
+            runs.update().where(runs.c.id == run_id, runs.c.status.in_(ACTIVE_STATUSES)).values(stop_requested=True)
         )
     return bool(result.rowcount)
 
@@ -220,7 +222,7 @@ def stop_requested(engine: Engine, run_id: str) -> bool:
 def claim(engine: Engine, pod: str, supervisor_id: str) -> list[Run]:
     """Pending runs this pod's supervisor must launch."""
     with engine.begin() as conn:
-        where = [runs.c.pod == pod, runs.c.status == "pending", runs.c.claimed_by.is_(None)]
+        where = [runs.c.pod == pod, runs.c.status == RunStatus.PENDING, runs.c.claimed_by.is_(None)]
         claimed = [Run.from_row(r) for r in conn.execute(runs.select().where(*where))]
         if claimed:
             ids = [r.id for r in claimed]
@@ -241,8 +243,8 @@ def shard_started(engine: Engine, run_id: str, index: int, host: str, pid: int, 
         )
         conn.execute(
             runs.update()
-            .where(runs.c.id == run_id, runs.c.status == "pending")
-            .values(status="running", started_at=now)
+            .where(runs.c.id == run_id, runs.c.status == RunStatus.PENDING)
+            .values(status=RunStatus.RUNNING, started_at=now)
         )
 
 
@@ -263,7 +265,7 @@ def finish_if_complete(
     """Close the run once every shard has finished: freeze the merged summary and derive the status."""
     with engine.begin() as conn:
         run = conn.execute(runs.select().where(runs.c.id == run_id).with_for_update()).first()
-        if run is None or run.status not in RUN_ACTIVE:
+        if run is None or run.status not in ACTIVE_STATUSES:
             return None
         shard_rows = conn.execute(run_shards.select().where(run_shards.c.run_id == run_id)).all()
         if len(shard_rows) < run.shards or not all(s.finished for s in shard_rows):
@@ -272,7 +274,9 @@ def finish_if_complete(
         summary = summarize(states) if states else None
         reason = (summary or {}).get("stop_reason") or "completed"
         status = (
-            "stopped" if run.stop_requested and reason == "completed" else STOP_REASON_TO_STATUS.get(reason, "failed")
+            RunStatus.STOPPED
+            if run.stop_requested and reason == "completed"
+            else STOP_REASON_TO_STATUS.get(reason, RunStatus.FAILED)
         )
         conn.execute(
             runs.update()
@@ -287,7 +291,7 @@ def fail(engine: Engine, run_id: str, status: str, error: str, clock: Clock = ti
     with engine.begin() as conn:
         conn.execute(
             runs.update()
-            .where(runs.c.id == run_id, runs.c.status.in_(RUN_ACTIVE))
+            .where(runs.c.id == run_id, runs.c.status.in_(ACTIVE_STATUSES))
             .values(status=status, finished_at=clock(), error=error)
         )
 
@@ -299,11 +303,11 @@ def mark_interrupted(engine: Engine, pod: str, supervisor_id: str, clock: Clock 
             runs.update()
             .where(
                 runs.c.pod == pod,
-                runs.c.status.in_(RUN_ACTIVE),
+                runs.c.status.in_(ACTIVE_STATUSES),
                 runs.c.claimed_by.is_not(None),
                 runs.c.claimed_by != supervisor_id,
             )
-            .values(status="interrupted", finished_at=clock(), error="the process that ran this run died")
+            .values(status=RunStatus.INTERRUPTED, finished_at=clock(), error="the process that ran this run died")
         )
     return int(result.rowcount or 0)
 
@@ -320,6 +324,6 @@ def stale_runs(engine: Engine, clock: Clock = time.time) -> list[str]:
         query = (
             sa.select(runs.c.id)
             .join(latest, latest.c.run_id == runs.c.id)
-            .where(runs.c.status == "running", latest.c.latest < cutoff)
+            .where(runs.c.status == RunStatus.RUNNING, latest.c.latest < cutoff)
         )
         return list(conn.execute(query).scalars())

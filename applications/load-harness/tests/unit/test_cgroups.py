@@ -6,7 +6,7 @@ import os
 from pathlib import Path
 
 import pytest
-from load_harness.container import ContainerLimits, read_limits, read_usage
+from load_harness.cgroups import ContainerLimits, read_limits, read_usage
 
 GIB = 1024**3
 HOST_MEM_KB = 8 * 1024 * 1024  # 8 GiB

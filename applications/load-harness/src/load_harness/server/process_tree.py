@@ -93,9 +93,9 @@ class Server:
         )
 
     def start_supervisor(self, started_before: float) -> None:
+        from load_harness.runs import repository as run_store
         from load_harness.store import jobs as job_store
         from load_harness.store import pods as pod_store
-        from load_harness.store import runs as run_store
         from load_harness.store.engine import get_engine
         from load_harness.supervisor.__main__ import run
 
