@@ -103,12 +103,11 @@ def seed_run(
     import math
 
     from load_harness.context import KEY
-    from load_harness.driver.plan import constant_plan, plan_from_dict
+    from load_harness.driver.plan import Plan, constant_plan
     from load_harness.driver.recorder import Recorder
     from load_harness.driver.state import Connections, DriverState, ShardSet, StopReason
     from load_harness.runs import repository as run_store
-    from load_harness.runs.model import RunOrigin
-    from load_harness.runs.store_sink import frozen_summary
+    from load_harness.runs.model import RunOptions, RunOrigin
 
     engine = app.extensions[KEY].engine
     if run_id is None:
@@ -116,8 +115,8 @@ def seed_run(
         run_id = run_store.create(
             engine,
             target=plan.url,
-            plan=plan.to_dict(),
-            options={"thresholds": list(thresholds), "name": name, "placement": "local"},
+            plan=plan.to_record(),
+            options=RunOptions(thresholds=list(thresholds), name=name, placement="local"),
             shards=1,
             source=RunOrigin.API,
             pod="test-pod",
@@ -125,7 +124,7 @@ def seed_run(
     else:
         stored = run_store.get(engine, run_id)
         assert stored is not None, f"no run {run_id!r} in the store"
-        plan = plan_from_dict(stored.plan)
+        plan = Plan.from_record(stored.plan)
     started = float(math.floor(time.time()) - seconds)
     rec = Recorder(open_loop=plan.mode == "open")
     failing = set(range(0, len(latencies_us), max(1, len(latencies_us) // errors))[:errors]) if errors else set()
@@ -153,7 +152,7 @@ def seed_run(
         **dict(rec.measurements()),
     )
     run_store.shard_started(engine, run_id, 0, "seed-host", 1)
-    run_store.shard_progress(engine, run_id, 0, state.model_dump(mode="json"), finished=finished)
+    run_store.shard_progress(engine, run_id, 0, state, finished=finished)
     if finished:
-        run_store.finish_if_complete(engine, run_id, frozen_summary)
+        run_store.finish_if_complete(engine, run_id)
     return run_id

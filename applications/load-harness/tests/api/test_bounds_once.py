@@ -161,7 +161,7 @@ def test_the_default_target_is_one_rule(app_factory: Callable[..., Flask], monke
     runs = run_store.list_runs(app.extensions[KEY].engine)
     assert [r.target for r in runs] == [expected, expected]
     assert {r.source for r in runs} == {RunOrigin.API, RunOrigin.DASHBOARD}
-    assert all(r.plan["method"] == "POST" for r in runs)  # the endpoint's defaults: an empty JSON body
+    assert all(r.plan.method == "POST" for r in runs)  # the endpoint's defaults: an empty JSON body
     monkeypatch.setenv("SERVICE_URL", service_url)
     assert drive.build_plan(None, rate=5).url == expected
     # Flagger keeps its own rule: a webhook names its canary, and no URL is refused rather than defaulted.

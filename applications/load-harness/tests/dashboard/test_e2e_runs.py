@@ -93,7 +93,7 @@ def test_cluster_run_fills_its_chart_and_can_be_stopped(page: Any, served: str, 
     expect(page.locator("#cluster-result")).to_contain_text("Started run")
     engine = app.extensions[KEY].engine
     [run] = run_store.list_runs(engine, source=RunOrigin.DASHBOARD)
-    assert run.options["thresholds"] == ["p99<500ms"]
+    assert run.options.thresholds == ["p99<500ms"]
     expect(page.locator("#active-panel li[data-run-id]")).to_have_count(1)
     # Its shard starts and reports, a second at a time, as the driver does.
     seconds = [3]

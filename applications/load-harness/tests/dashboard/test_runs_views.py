@@ -116,7 +116,7 @@ def test_cluster_start_reaches_the_store_and_the_active_panel(app: Flask, ui: An
     assert response.status_code == 200
     assert response.headers["HX-Trigger"] == "jobs-changed"
     run = _only_run(app)
-    assert run.options["name"] == "smoke"
+    assert run.options.name == "smoke"
     assert run.status == RunStatus.PENDING  # no supervisor in a unit-test app
     active = ui.get("/ui/partials/active").get_data(as_text=True)
     assert f'data-run-id="{run.id}"' in active
@@ -198,9 +198,9 @@ def test_form_starts_a_run_in_the_store(app: Flask, ui: Any) -> None:
     engine = app.extensions[KEY].engine
     [run] = run_store.list_runs(engine)
     assert run.source == "dashboard"
-    assert run.options["name"] == "stored"
-    assert run.plan["mode"] == "open"
-    assert [s["target"] for s in run.plan["stages"]][::2] == [10.0, 20.0, 30.0, 40.0]
+    assert run.options.name == "stored"
+    assert run.plan.mode == "open"
+    assert [s.target for s in run.plan.stages][::2] == [10.0, 20.0, 30.0, 40.0]
     html = ui.get("/ui/runs").get_data(as_text=True)
     assert f'data-run-id="{run.id}"' in html
     assert ui.get(f"/ui/runs/{run.id}").status_code == 200
@@ -215,9 +215,9 @@ def test_form_closed_loop_and_iterations(app: Flask, ui: Any) -> None:
     response = ui.post("/ui/cluster", {**form, "work_amount": "20000"})
     assert response.status_code == 200, response.get_data(as_text=True)
     [run] = run_store.list_runs(app.extensions[KEY].engine)
-    assert run.plan["mode"] == "closed"
-    assert run.plan["start_target"] == 6
-    assert json.loads(run.plan["body"]) == {"iterations": 20000}
+    assert run.plan.mode == "closed"
+    assert run.plan.start_target == 6
+    assert json.loads(run.plan.body) == {"iterations": 20000}
 
 
 def test_form_refuses_other_hosts_next_to_the_url(ui: Any) -> None:
@@ -249,7 +249,7 @@ def test_pages_show_a_real_driver_state(app: Flask, ui: Any) -> None:
 
     from load_harness.driver.plan import constant_plan
     from load_harness.driver.runner import Runner
-    from load_harness.runs.store_sink import frozen_summary
+    from load_harness.runs.model import RunOptions, RunOrigin
     from werkzeug.serving import make_server
 
     server = make_server("127.0.0.1", 0, app, threaded=True)
@@ -265,15 +265,15 @@ def test_pages_show_a_real_driver_state(app: Flask, ui: Any) -> None:
     run = run_store.create(
         engine,
         target=plan.url,
-        plan=plan.to_dict(),
-        options={"thresholds": ["p99<5s"], "name": "in-process"},
+        plan=plan.to_record(),
+        options=RunOptions(thresholds=["p99<5s"], name="in-process"),
         shards=1,
-        source="dashboard",
+        source=RunOrigin.DASHBOARD,
         pod="test-pod",
     )
     run_store.shard_started(engine, run.id, 0, "host", 1)
-    run_store.shard_progress(engine, run.id, 0, state.model_dump(mode="json"), finished=True)
-    run_store.finish_if_complete(engine, run.id, frozen_summary)
+    run_store.shard_progress(engine, run.id, 0, state, finished=True)
+    run_store.finish_if_complete(engine, run.id)
 
     data = ui.get(f"/ui/runs/{run.id}/data.json").get_json()
     assert data["status"] == "completed"

@@ -11,10 +11,10 @@ from load_harness.driver import histo
 from load_harness.driver.plan import (
     Plan,
     PlanError,
+    PlanRecord,
     constant_plan,
     parse_duration,
     parse_stages,
-    plan_from_dict,
     split_evenly,
     target_integral,
 )
@@ -64,10 +64,10 @@ def test_closed_loop_shares_and_plan_round_trip() -> None:
     plan = Plan("http://x/", "closed", 1, parse_stages("10s:11"), requests=7)
     assert [plan.for_shard(i, 2).concurrency_at(10) for i in range(2)] == [6, 5]
     assert [plan.for_shard(i, 2).shard_requests for i in range(2)] == [4, 3]
-    assert plan_from_dict(plan.to_dict()) == plan
+    assert Plan.from_record(PlanRecord.model_validate(plan.to_record().model_dump(mode="json"))) == plan
     unbounded = constant_plan("http://x/", "open", 5, math.inf, requests=10)
-    assert unbounded.to_dict()["duration_s"] is None
-    assert plan_from_dict(unbounded.to_dict()) == unbounded
+    assert unbounded.to_record().duration_s is None
+    assert Plan.from_record(unbounded.to_record()) == unbounded
 
 
 def test_fast_histogram_path_matches_hdrhistogram() -> None:

@@ -164,7 +164,9 @@ def load_test() -> tuple[Response, int]:
             dedupe_key=key,
         )
     except run_store.DuplicateRun as duplicate:  # checked and created atomically in the store
-        return jsonify(status="running", canary=canary, run=run_view(engine, duplicate.run)), 200
+        return jsonify(
+            status="running", canary=canary, run=run_view(engine, duplicate.run).model_dump(mode="json")
+        ), 200
     except ProblemError as exc:
         raise _in_metadata(exc, flags) from exc
-    return jsonify(status="started", canary=canary, run=run_view(engine, run)), 200
+    return jsonify(status="started", canary=canary, run=run_view(engine, run).model_dump(mode="json")), 200

@@ -27,23 +27,22 @@ def _ms(us: float | None) -> float | None:
 
 
 def _peak(run: Run) -> float:
-    plan = run.plan
-    return float(max([plan.get("start_target") or 0, *(s.get("target") or 0 for s in plan.get("stages") or [])]))
+    return max([run.plan.start_target, *(stage.target for stage in run.plan.stages)])
 
 
 def summary_of(run: Run, summary: Summary | None) -> dash.RunSummary:
     """A list row: the run, its headline figures and the verdict of its thresholds (None: none were evaluated)."""
     head = headline(summary)
     checks = threshold_results(run, summary)
-    duration = run.plan.get("duration_s")
+    duration = run.plan.duration_s
     expires = None
     if run.active and duration is not None:
-        expires = (run.started_at or run.created_at) + float(duration)
+        expires = (run.started_at or run.created_at) + duration
     return dash.RunSummary(
         id=run.id,
-        name=str(run.options.get("name") or ""),
+        name=run.options.name or "",
         status=run.status,
-        mode=str(run.plan.get("mode", "open")),
+        mode=run.plan.mode,
         url=run.target,
         target=_peak(run),
         created_at=run.created_at,
@@ -68,9 +67,9 @@ def list_runs(
     fetch = limit if not (mode or search) else min(L.LIST_LIMIT_MAX, limit * 5)
     result = []
     for run in service.list_runs(limit=fetch, status=status):
-        if mode and run.plan.get("mode") != mode:
+        if mode and run.plan.mode != mode:
             continue
-        name = str(run.options.get("name") or "")
+        name = run.options.name or ""
         if search and search.lower() not in f"{name} {run.target} {run.id}".lower():
             continue
         result.append(summary_of(run, current_summary(engine, run)))

@@ -206,10 +206,6 @@ class Plan:
             shards=record.shards,
         )
 
-    def to_dict(self) -> dict[str, Any]:
-        """The JSON the store keeps (runs.plan)."""
-        return self.to_record().model_dump(mode="json")
-
 
 def _finite(seconds: float) -> float | None:
     return None if math.isinf(seconds) else seconds
@@ -245,11 +241,6 @@ class PlanRecord(BaseModel):
 def constant_plan(url: str, mode: Mode, target: float, duration_s: float, **options: Any) -> Plan:
     """A run at one fixed rate or concurrency; `duration_s` may be math.inf when bounded by `requests`."""
     return Plan(url=url, mode=mode, start_target=target, stages=(Stage(duration_s, target),), **options)
-
-
-def plan_from_dict(data: dict[str, Any]) -> Plan:
-    """Inverse of Plan.to_dict (the store's runs.plan)."""
-    return Plan.from_record(PlanRecord.model_validate(data))
 
 
 def target_integral(plan: Plan, until: float) -> float:

@@ -13,9 +13,13 @@ from dataclasses import dataclass
 from typing import Any
 
 import sqlalchemy as sa
+from pydantic import ValidationError
 from sqlalchemy.engine import Engine
 
-from load_harness.runs.model import ACTIVE_STATUSES, RunStatus
+from load_harness.driver.plan import PlanRecord
+from load_harness.driver.state import DriverState, StopReason, Summary
+from load_harness.driver.summary import merge, summarize
+from load_harness.runs.model import ACTIVE_STATUSES, RunOptions, RunOrigin, RunStatus
 from load_harness.store.jobs import _lock_pod as lock_pod  # one admission lock per pod for jobs and runs
 from load_harness.store.tables import run_shards, runs
 from load_harness.store.upsert import insert_ignore
@@ -25,35 +29,57 @@ Clock = Callable[[], float]
 STALE_SHARD_S = 30.0
 # The driver's stop reason (a summary's stop_reason) → the run's final status.
 STOP_REASON_TO_STATUS = {
-    "completed": RunStatus.COMPLETED,
-    "requests": RunStatus.COMPLETED,
-    "stopped": RunStatus.STOPPED,
-    "interrupted": RunStatus.INTERRUPTED,
-    "aborted": RunStatus.FAILED,
+    StopReason.COMPLETED: RunStatus.COMPLETED,
+    StopReason.REQUESTS: RunStatus.COMPLETED,
+    StopReason.STOPPED: RunStatus.STOPPED,
+    StopReason.INTERRUPTED: RunStatus.INTERRUPTED,
+    StopReason.ABORTED: RunStatus.FAILED,
 }
+
+
+def _summary(data: object) -> Summary | None:
+    """A stored summary, or None when there is none or it no longer validates (a row from a foreign writer)."""
+    if data is None:
+        return None
+    try:
+        return Summary.model_validate(data)
+    except ValidationError:
+        return None
 
 
 @dataclass(frozen=True)
 class Run:
+    """A run row, typed: the JSON columns are read into the driver's and the feature's records here."""
+
     id: str
-    status: str  # a RunStatus value
-    source: str  # a RunOrigin value
+    status: RunStatus
+    source: RunOrigin
     pod: str | None
     claimed_by: str | None
     target: str
-    plan: dict[str, Any]
-    options: dict[str, Any]
+    plan: PlanRecord
+    options: RunOptions
     shards: int
     stop_requested: bool
     created_at: float
     started_at: float | None
     finished_at: float | None
-    summary: dict[str, Any] | None
+    summary: Summary | None
     error: str | None
 
     @classmethod
     def from_row(cls, row: sa.Row[Any]) -> Run:
-        return cls(**row._asdict())
+        values = row._asdict()
+        return cls(
+            **{
+                **values,
+                "status": RunStatus(values["status"]),
+                "source": RunOrigin(values["source"]),
+                "plan": PlanRecord.model_validate(values["plan"]),
+                "options": RunOptions.model_validate(values["options"] or {}),
+                "summary": _summary(values["summary"]),
+            }
+        )
 
     @property
     def active(self) -> bool:
@@ -67,12 +93,22 @@ class Shard:
     host: str
     pid: int
     finished: bool
-    state: dict[str, Any] | None
+    state: DriverState | None  # None before the first report, or when the stored state does not validate
     updated_at: float
 
     @classmethod
     def from_row(cls, row: sa.Row[Any]) -> Shard:
-        return cls(**row._asdict())
+        values = row._asdict()
+        return cls(**{**values, "state": _state(values["state"])})
+
+
+def _state(data: object) -> DriverState | None:
+    if data is None:
+        return None
+    try:
+        return DriverState.model_validate(data)
+    except ValidationError:
+        return None
 
 
 @dataclass(frozen=True)
@@ -103,10 +139,10 @@ def create(
     engine: Engine,
     *,
     target: str,
-    plan: dict[str, Any],
-    options: dict[str, Any],
+    plan: PlanRecord,
+    options: RunOptions,
     shards: int,
-    source: str,
+    source: RunOrigin,
     pod: str | None,
     budget: RunBudget | None = None,
     dedupe_key: str | None = None,
@@ -121,12 +157,12 @@ def create(
     now = clock()
     run_id = new_run_id(now)
     if dedupe_key is not None:
-        options = {**options, "dedupe": dedupe_key}
+        options = options.model_copy(update={"dedupe": dedupe_key})
     with engine.begin() as conn:
         if dedupe_key is not None:
             _lock_key(conn, dedupe_key)  # taken before the pod lock, always: no lock-order deadlock
             for row in conn.execute(runs.select().where(runs.c.status.in_(ACTIVE_STATUSES))):
-                if (row.options or {}).get("dedupe") == dedupe_key:
+                if (row.options or {}).get("dedupe") == dedupe_key:  # raw JSON: no need to validate every row
                     raise DuplicateRun(Run.from_row(row))
         if pod is not None and budget is not None:
             lock_pod(conn, pod)
@@ -138,8 +174,8 @@ def create(
                 source=source,
                 pod=pod,
                 target=target,
-                plan=plan,
-                options=options,
+                plan=plan.model_dump(mode="json"),
+                options=options.model_dump(mode="json", exclude_none=True),
                 shards=shards,
                 stop_requested=False,
                 created_at=now,
@@ -249,19 +285,22 @@ def shard_started(engine: Engine, run_id: str, index: int, host: str, pid: int, 
 
 
 def shard_progress(
-    engine: Engine, run_id: str, index: int, state: dict[str, Any], finished: bool = False, clock: Clock = time.time
+    engine: Engine, run_id: str, index: int, state: DriverState, finished: bool = False, clock: Clock = time.time
 ) -> None:
     with engine.begin() as conn:
         conn.execute(
             run_shards.update()
             .where(run_shards.c.run_id == run_id, run_shards.c.shard_index == index)
-            .values(state=state, finished=finished, updated_at=clock())
+            .values(state=state.model_dump(mode="json"), finished=finished, updated_at=clock())
         )
 
 
-def finish_if_complete(
-    engine: Engine, run_id: str, summarize: Callable[[list[dict[str, Any]]], dict[str, Any]], clock: Clock = time.time
-) -> Run | None:
+def merged_summary(states: list[DriverState]) -> Summary:
+    """The one function that turns shard states into a run's figures (live view and frozen summary alike)."""
+    return summarize(merge(states))
+
+
+def finish_if_complete(engine: Engine, run_id: str, clock: Clock = time.time) -> Run | None:
     """Close the run once every shard has finished: freeze the merged summary and derive the status."""
     with engine.begin() as conn:
         run = conn.execute(runs.select().where(runs.c.id == run_id).with_for_update()).first()
@@ -270,23 +309,28 @@ def finish_if_complete(
         shard_rows = conn.execute(run_shards.select().where(run_shards.c.run_id == run_id)).all()
         if len(shard_rows) < run.shards or not all(s.finished for s in shard_rows):
             return None
-        states = [s.state for s in shard_rows if s.state]
-        summary = summarize(states) if states else None
-        reason = (summary or {}).get("stop_reason") or "completed"
+        states = [state for state in (_state(s.state) for s in shard_rows) if state is not None]
+        summary = merged_summary(states) if states else None
+        reason = (summary.stop_reason if summary else None) or StopReason.COMPLETED
         status = (
             RunStatus.STOPPED
-            if run.stop_requested and reason == "completed"
+            if run.stop_requested and reason is StopReason.COMPLETED
             else STOP_REASON_TO_STATUS.get(reason, RunStatus.FAILED)
         )
         conn.execute(
             runs.update()
             .where(runs.c.id == run_id)
-            .values(status=status, finished_at=clock(), summary=summary, error=(summary or {}).get("message"))
+            .values(
+                status=status,
+                finished_at=clock(),
+                summary=None if summary is None else summary.model_dump(mode="json"),
+                error=summary.message if summary else None,
+            )
         )
         return Run.from_row(conn.execute(runs.select().where(runs.c.id == run_id)).one())
 
 
-def fail(engine: Engine, run_id: str, status: str, error: str, clock: Clock = time.time) -> None:
+def fail(engine: Engine, run_id: str, status: RunStatus, error: str, clock: Clock = time.time) -> None:
     """End an active run that can no longer finish on its own (its launcher died, a shard went silent)."""
     with engine.begin() as conn:
         conn.execute(

@@ -22,7 +22,7 @@ from load_harness.driver.thresholds import ThresholdError, parse_threshold
 from load_harness.problems import ProblemError, field_error, invalid
 from load_harness.runs import repository as run_store
 from load_harness.runs.guard import TargetRefused, check_target
-from load_harness.runs.model import RunOrigin, RunStatus
+from load_harness.runs.model import RunOptions, RunOrigin, RunStatus
 from load_harness.wakeup import wake
 
 Placement = Literal["local", "external"]
@@ -126,8 +126,8 @@ def create(
         run = run_store.create(
             context.engine,
             target=plan.url,  # as the driver sends it (percent-encoded)
-            plan=plan.to_dict(),
-            options={"thresholds": list(spec.thresholds), "placement": placement, **(labels or {})},
+            plan=plan.to_record(),
+            options=RunOptions(thresholds=list(spec.thresholds), placement=placement, **(labels or {})),
             shards=spec.shards,
             source=source,
             pod=context.settings.pod_name if local else None,

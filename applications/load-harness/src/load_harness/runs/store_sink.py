@@ -1,37 +1,18 @@
-"""Driver runs kept in the store: the sink each shard of a stored run reports to, and the JSON edge between the
-driver's typed records and the store's JSON columns.
+"""Driver runs kept in the store: the sink each shard of a stored run reports to, and the CLI's stored runs.
 
 Each shard writes its cumulative state to its own row about once a second and reads the run's stop flag; the last
 shard to finish freezes the merged summary on the run row. The CLI creates this sink explicitly for `--run-id`
-(an Indexed Job's pod, a shard the supervisor launched) and for `--save`."""
+(an Indexed Job's pod, a shard the supervisor launched) and for `--save`; the repository is the JSON edge."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from typing import Any
-
 from sqlalchemy.engine import Engine
 
-from load_harness.driver.plan import Plan, PlanRecord
-from load_harness.driver.state import DriverState, RunMeta, Summary
-from load_harness.driver.summary import merge, summarize
+from load_harness.driver.plan import Plan
+from load_harness.driver.state import DriverState, RunMeta
 from load_harness.runs import repository as run_store
-from load_harness.runs.model import RunOrigin
+from load_harness.runs.model import RunOptions, RunOrigin
 from load_harness.store.engine import get_engine
-
-
-def state_of(data: Mapping[str, Any]) -> DriverState:
-    return DriverState.model_validate(data)
-
-
-def merged_summary(states: list[DriverState]) -> Summary:
-    """The one function that turns shard states into a run's figures (live view and frozen summary alike)."""
-    return summarize(merge(states))
-
-
-def frozen_summary(states: list[dict[str, Any]]) -> dict[str, Any]:
-    """The store's callback when the last shard finishes: JSON in, JSON out."""
-    return merged_summary([state_of(s) for s in states]).model_dump(mode="json")
 
 
 class StoreSink:
@@ -53,13 +34,11 @@ class StoreSink:
         run_store.shard_started(self.engine, self.run_id, self.shard_index, meta.host, meta.pid)
 
     def progress(self, state: DriverState) -> None:
-        run_store.shard_progress(self.engine, self.run_id, self.shard_index, state.model_dump(mode="json"))
+        run_store.shard_progress(self.engine, self.run_id, self.shard_index, state)
 
     def finish(self, state: DriverState) -> None:
-        run_store.shard_progress(
-            self.engine, self.run_id, self.shard_index, state.model_dump(mode="json"), finished=True
-        )
-        run_store.finish_if_complete(self.engine, self.run_id, frozen_summary)
+        run_store.shard_progress(self.engine, self.run_id, self.shard_index, state, finished=True)
+        run_store.finish_if_complete(self.engine, self.run_id)
 
     def should_stop(self) -> bool:
         return run_store.stop_requested(self.engine, self.run_id)
@@ -70,7 +49,7 @@ def stored_plan(run_id: str) -> tuple[Plan, list[str]] | None:
     run = run_store.get(get_engine(), run_id)
     if run is None:
         return None
-    return Plan.from_record(PlanRecord.model_validate(run.plan)), list(run.options.get("thresholds", []))
+    return Plan.from_record(run.plan), list(run.options.thresholds)
 
 
 def create_cli_run(plan: Plan, shards: int, thresholds: list[str]) -> str:
@@ -78,8 +57,8 @@ def create_cli_run(plan: Plan, shards: int, thresholds: list[str]) -> str:
     run = run_store.create(
         get_engine(),
         target=plan.url,
-        plan=plan.to_dict(),
-        options={"thresholds": thresholds, "placement": "cli"},
+        plan=plan.to_record(),
+        options=RunOptions(thresholds=thresholds, placement="cli"),
         shards=shards,
         source=RunOrigin.CLI,
         pod=None,

@@ -3,43 +3,34 @@ runs, frozen once it ends) and the verdict of its thresholds."""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Literal
 
-from pydantic import BaseModel, ValidationError
+from pydantic import BaseModel
 from sqlalchemy.engine import Engine
 
 from load_harness.context import iso
+from load_harness.driver.plan import StageRecord
 from load_harness.driver.state import DriverState, Summary
 from load_harness.driver.summary import StateError
 from load_harness.driver.thresholds import ThresholdError, ThresholdResult, evaluate, parse_threshold
 from load_harness.runs import repository as run_store
-from load_harness.runs.store_sink import merged_summary, state_of
+from load_harness.runs.model import RunOptions, RunOrigin, RunStatus
 
 
 def shard_states(engine: Engine, run: run_store.Run) -> list[DriverState]:
     """The states the run's shards last wrote; a row that does not validate (a foreign writer) is left out."""
-    states = []
-    for shard in run_store.shards_of(engine, run.id):
-        if shard.state:
-            try:
-                states.append(state_of(shard.state))
-            except ValidationError:
-                continue
-    return states
+    return [shard.state for shard in run_store.shards_of(engine, run.id) if shard.state is not None]
 
 
 def current_summary(engine: Engine, run: run_store.Run) -> Summary | None:
     """The frozen summary of a finished run, or the live merge of its shards' latest states."""
-    if run.summary is not None and not run.active:
-        try:
-            return Summary.model_validate(run.summary)
-        except ValidationError:
-            return None
+    if not run.active:
+        return run.summary
     states = shard_states(engine, run)
     if not states:
         return None
     try:
-        return merged_summary(states)
+        return run_store.merged_summary(states)
     except StateError:
         return None
 
@@ -48,7 +39,7 @@ def threshold_results(run: run_store.Run, summary: Summary | None) -> list[Thres
     if summary is None:
         return []
     try:
-        return evaluate([parse_threshold(t) for t in run.options.get("thresholds", [])], summary)
+        return evaluate([parse_threshold(t) for t in run.options.thresholds], summary)
     except ThresholdError:
         return []
 
@@ -79,44 +70,88 @@ def headline(summary: Summary | None) -> Headline | None:
     )
 
 
-def run_view(engine: Engine, run: run_store.Run, detail: bool = False) -> dict[str, Any]:
-    """The JSON of GET /runs/{id} (and of each item of GET /runs)."""
-    summary = current_summary(engine, run)
+class Links(BaseModel):
+    self: str
+    stop: str
+
+
+class ShardStatus(BaseModel):
+    index: int
+    host: str
+    pid: int
+    finished: bool
+    updated_at: str | None
+
+
+class RunView(BaseModel):
+    """One run as GET /runs lists it."""
+
+    run_id: str
+    status: RunStatus
+    source: RunOrigin
+    target: str
+    mode: Literal["rate", "concurrency"]
+    start_target: float
+    stages: list[StageRecord]
+    duration_s: float | None
+    shards: int
+    pod: str | None
+    created_at: str | None
+    started_at: str | None
+    finished_at: str | None
+    stop_requested: bool
+    error: str | None
+    thresholds: list[ThresholdResult]
+    passed: bool | None  # None: no thresholds, or no figures yet
+    headline: Headline | None
+    links: Links
+
+
+class RunDetailView(RunView):
+    """One run as GET /runs/{id} shows it: the merged figures, the shards, the options."""
+
+    summary: Summary | None
+    shard_status: list[ShardStatus]
+    options: RunOptions
+
+
+def run_view(engine: Engine, run: run_store.Run) -> RunView:
+    return _view(run, current_summary(engine, run))
+
+
+def _view(run: run_store.Run, summary: Summary | None) -> RunView:
     checks = threshold_results(run, summary)
-    head = headline(summary)
-    plan = run.plan
-    view: dict[str, Any] = {
-        "run_id": run.id,
-        "status": run.status,
-        "source": run.source,
-        "target": run.target,
-        "mode": "rate" if plan.get("mode") == "open" else "concurrency",
-        "start_target": plan.get("start_target"),
-        "stages": plan.get("stages"),
-        "duration_s": plan.get("duration_s"),
-        "shards": run.shards,
-        "pod": run.pod,
-        "created_at": iso(run.created_at),
-        "started_at": iso(run.started_at),
-        "finished_at": iso(run.finished_at),
-        "stop_requested": run.stop_requested,
-        "error": run.error,
-        "thresholds": [check.model_dump(mode="json") for check in checks],
-        "passed": all(check.passed for check in checks) if checks else None,
-        "headline": None if head is None else head.model_dump(mode="json"),
-        "links": {"self": f"/runs/{run.id}", "stop": f"/runs/{run.id}/stop"},
-    }
-    if detail:
-        view["summary"] = None if summary is None else summary.model_dump(mode="json")
-        view["shard_status"] = [
-            {
-                "index": s.shard_index,
-                "host": s.host,
-                "pid": s.pid,
-                "finished": s.finished,
-                "updated_at": iso(s.updated_at),
-            }
+    return RunView(
+        run_id=run.id,
+        status=run.status,
+        source=run.source,
+        target=run.target,
+        mode="rate" if run.plan.mode == "open" else "concurrency",
+        start_target=run.plan.start_target,
+        stages=run.plan.stages,
+        duration_s=run.plan.duration_s,
+        shards=run.shards,
+        pod=run.pod,
+        created_at=iso(run.created_at),
+        started_at=iso(run.started_at),
+        finished_at=iso(run.finished_at),
+        stop_requested=run.stop_requested,
+        error=run.error,
+        thresholds=checks,
+        passed=all(check.passed for check in checks) if checks else None,
+        headline=headline(summary),
+        links=Links(self=f"/runs/{run.id}", stop=f"/runs/{run.id}/stop"),
+    )
+
+
+def run_detail(engine: Engine, run: run_store.Run) -> RunDetailView:
+    summary = current_summary(engine, run)
+    return RunDetailView(
+        **dict(_view(run, summary)),
+        summary=summary,
+        shard_status=[
+            ShardStatus(index=s.shard_index, host=s.host, pid=s.pid, finished=s.finished, updated_at=iso(s.updated_at))
             for s in run_store.shards_of(engine, run.id)
-        ]
-        view["options"] = run.options
-    return view
+        ],
+        options=run.options,
+    )

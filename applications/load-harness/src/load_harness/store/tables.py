@@ -58,7 +58,7 @@ runs = sa.Table(
     sa.Column("pod", sa.String(253), nullable=True),
     sa.Column("claimed_by", sa.String(64), nullable=True),
     sa.Column("target", sa.String(2048), nullable=False),
-    sa.Column("plan", sa.JSON, nullable=False),  # driver Plan.to_dict() of the whole run
+    sa.Column("plan", sa.JSON, nullable=False),  # driver PlanRecord of the whole run
     sa.Column("options", sa.JSON, nullable=False),  # thresholds, labels, work per request
     sa.Column("shards", sa.Integer, nullable=False),
     sa.Column("stop_requested", sa.Boolean, nullable=False, default=False),
