@@ -13,22 +13,13 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from browser_support import ARGS, BROWSER_TESTS, CHROMIUM, SHOTS, TIMEOUT_MS, watch_errors
 from lh_support import RunningServer, start_server, wait_for
 
 playwright_api = pytest.importorskip("playwright.sync_api")
 
-CHROMIUM = os.environ.get("CHROMIUM_PATH", "/usr/bin/chromium")
-ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"]
 KEY = "e2e-secret-key"
-REPO = Path(__file__).resolve().parents[4]
-SHOTS = REPO / "docs" / "screenshots"
-
-pytestmark = [
-    pytest.mark.slow,
-    pytest.mark.skipif(not Path(CHROMIUM).exists(), reason=f"no Chromium at {CHROMIUM} (set CHROMIUM_PATH)"),
-]
-# Deadlines, not expectations: a browser on a busy 2-core machine can take seconds for what takes 50 ms alone.
-TIMEOUT_MS = 60_000
+pytestmark = BROWSER_TESTS
 playwright_api.expect.set_options(timeout=TIMEOUT_MS)
 
 
@@ -62,11 +53,7 @@ def page(browser: Any) -> Iterator[Any]:
     context = browser.new_context(viewport={"width": 1280, "height": 900})
     page = context.new_page()
     page.set_default_timeout(TIMEOUT_MS)
-    errors: list[str] = []
-    # A CSP violation or a script error is a failure, not a warning to ignore.
-    page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
-    page.on("pageerror", lambda e: errors.append(str(e)))
-    page.errors = errors
+    page.errors = errors = watch_errors(page)  # a CSP violation or a script error fails the test
     yield page
     context.close()
     assert not [e for e in errors if "Content Security Policy" in e or "Refused" in e], errors

@@ -8,33 +8,21 @@ from __future__ import annotations
 import itertools
 import json
 import math
-import os
 import re
-import threading
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
+from browser_support import BROWSER_TESTS, chromium_page, serving
 from flask import Flask
 from lh_support import seed_run, wait_for
 from load_harness.dashboard import runs_data
 from load_harness.driver import histo
-from werkzeug.serving import make_server
 
 playwright_api = pytest.importorskip("playwright.sync_api")
 expect = playwright_api.expect
-# Deadlines, not expectations: a browser on a busy 2-core machine can take seconds for what takes 50 ms alone.
-TIMEOUT_MS = 60_000
-expect.set_options(timeout=TIMEOUT_MS)
 
-CHROMIUM = os.environ.get("CHROMIUM_PATH", "/usr/bin/chromium")
-ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"]
-
-pytestmark = [
-    pytest.mark.slow,
-    pytest.mark.skipif(not Path(CHROMIUM).exists(), reason=f"no Chromium at {CHROMIUM} (set CHROMIUM_PATH)"),
-]
+pytestmark = BROWSER_TESTS
 
 EDGES_MS = {e / 1000 for e in histo.BIN_EDGES_US}
 
@@ -65,27 +53,14 @@ def source(app: Flask) -> dict[str, str]:
 
 @pytest.fixture
 def served(app: Flask, source: dict[str, str]) -> Iterator[str]:
-    server = make_server("127.0.0.1", 0, app, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{server.server_port}"
-    server.shutdown()
-    thread.join(5)
+    with serving(app) as url:
+        yield url
 
 
 @pytest.fixture
 def page(served: str) -> Iterator[Any]:
-    with playwright_api.sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
-        context = browser.new_context(viewport={"width": 1280, "height": 900})
-        page = context.new_page()
-        page.set_default_timeout(TIMEOUT_MS)
-        errors: list[str] = []
-        page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
-        page.on("pageerror", lambda e: errors.append(str(e)))
+    with chromium_page() as page:
         yield page
-        browser.close()
-        assert not errors, errors
 
 
 def drawn(page: Any, chart: str) -> dict[str, Any]:
