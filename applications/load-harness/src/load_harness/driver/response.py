@@ -70,8 +70,10 @@ class ResponseReader:
         self.head_request = head_request
         self._head_buf: bytearray | None = None
         self._body = b""
-        self._keep_body = False
+        self._keep_body = self._framed = self.keep_alive = False
         self._interim = 0
+        self.pod: str | None = None
+        self._ctype: bytes | None = None
         self._new_parser()
         self.reset()
 
@@ -84,11 +86,10 @@ class ResponseReader:
         self._keep_alive_now = parser.should_keep_alive
 
     def reset(self) -> None:
-        """Before each request: forget the previous response."""
-        self.done = self.received = self.extra = self.keep_alive = self._framed = False
+        """Before each request. What a response says is forgotten when the next one begins (on_message_begin);
+        `keep_alive` is always set before `done`."""
+        self.done = self.received = self.extra = False
         self.status = 0
-        self.pod: str | None = None
-        self._ctype: bytes | None = None
         self._in_head = True
         self._head_seen = 0
         if self.head_request:
@@ -107,7 +108,7 @@ class ResponseReader:
         self.keep_alive = False
         self.done = True
 
-    def feed(self, data: bytes) -> bool:
+    def feed(self, data: bytes | memoryview) -> bool:
         self.received = True
         head_buf = self._head_buf
         if head_buf is not None and self._in_head:
@@ -160,6 +161,10 @@ class ResponseReader:
     def on_message_begin(self) -> None:
         if self.done:
             self.extra = True  # a second response after ours: never asked for
+            return
+        # The final response or an interim 1xx one begins: forget what the one before said.
+        self.pod = self._ctype = None
+        self._framed = False
 
     def on_header(self, name: bytes, value: bytes) -> None:
         # Dispatch on the length first: most headers (Date, Server, Connection) cost a len() and a few compares.
@@ -188,7 +193,12 @@ class ResponseReader:
         self.status = status
         self._in_head = False
         ctype = self._ctype
-        self._keep_body = self.pod is None and ctype is not None and b"json" in ctype.lower()
+        # JSON bodies are read for a pod name only if no header gave one; lower() only for a type with capitals.
+        self._keep_body = (
+            self.pod is None
+            and ctype is not None
+            and (b"json" in ctype or (not ctype.islower() and b"json" in ctype.lower()))
+        )
         if self.head_request:
             self.keep_alive = self._head_keep_alive()
             self.done = True
@@ -206,10 +216,7 @@ class ResponseReader:
         if self.done:
             return
         if self.status == 0:
-            # The end of an interim 1xx response; the final one follows. Forget what this one said.
-            self._interim += 1
-            self.pod = self._ctype = None
-            self._framed = False
+            self._interim += 1  # the end of an interim 1xx response; the final one follows
             return
         self.keep_alive = self._keep_alive_now()
         if self._body:
