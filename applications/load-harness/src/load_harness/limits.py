@@ -9,10 +9,14 @@ from __future__ import annotations
 import functools
 import math
 from dataclasses import asdict, dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from load_harness.cgroups import read_limits
-from load_harness.settings import Settings, get_settings
+
+if TYPE_CHECKING:
+    # Only the pod's limits need the settings. The request and run bounds here are plain constants, and the
+    # driver reads them without loading pydantic-settings (5 MB of a driver shard's RSS).
+    from load_harness.settings import Settings
 
 MIB = 1024 * 1024
 
@@ -90,6 +94,8 @@ class PodLimits:
 
 @functools.lru_cache(maxsize=1)
 def current_limits() -> PodLimits:
+    from load_harness.settings import get_settings
+
     return compute_limits(get_settings())
 
 

@@ -1,4 +1,4 @@
-"""Pure units of the driver: response parser, plans and pacing schedule, histograms, series, thresholds, merge."""
+"""Pure units of the driver: plans and pacing schedule, histograms, series, thresholds, merge."""
 
 from __future__ import annotations
 

@@ -25,7 +25,6 @@ from load_harness.driver.options import OptionsError, spec_from_cli
 from load_harness.driver.options import build_plan as options_build_plan
 from load_harness.driver.plan import Plan
 from load_harness.driver.progress import LiveView, render_summary
-from load_harness.driver.report import write_report
 from load_harness.driver.runner import Runner
 from load_harness.driver.sink import NullSink, RunSink, TeeSink
 from load_harness.driver.state import DriverState, StopReason, Summary
@@ -194,6 +193,8 @@ def run_command(options: DriveOptions) -> None:
     else:
         Console().print(render_summary(summary, checks))
     if options.report is not None:
+        from load_harness.driver.report import write_report  # Jinja2 costs ~7 MB of RSS: only for --report
+
         write_report(options.report, summary, checks)
     if summary.stop_reason is StopReason.ABORTED:
         err.print(f"[bold red]aborted:[/] {summary.message}")
