@@ -12,10 +12,9 @@ import functools
 import json
 import signal
 import sys
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import typer
-from rich.console import Console
 
 from load_harness.driver import eventloop
 from load_harness.driver.client import DriverError
@@ -24,16 +23,26 @@ from load_harness.driver.launcher import ShardProcesses, StreamSink, await_go, l
 from load_harness.driver.options import OptionsError, spec_from_cli
 from load_harness.driver.options import build_plan as options_build_plan
 from load_harness.driver.plan import Plan
-from load_harness.driver.progress import LiveView, render_summary
 from load_harness.driver.runner import Runner
 from load_harness.driver.sink import NullSink, RunSink, TeeSink
 from load_harness.driver.state import DriverState, StopReason, Summary
 from load_harness.driver.summary import summarize
 from load_harness.driver.thresholds import Threshold, ThresholdError, ThresholdResult, evaluate, parse_threshold
 
+if TYPE_CHECKING:
+    from load_harness.driver.progress import LiveView
+
 EXIT_ABORTED = 1
 EXIT_THRESHOLDS = 99
 EXIT_INTERRUPTED = 130
+
+
+def _say(text: str) -> None:
+    """A line on stderr, styled by rich, which loads only when something is said: a --json run or a shard never
+    needs it (a few MB of each shard's RSS)."""
+    from rich.console import Console
+
+    Console(stderr=True).print(text)
 
 
 def _usage(message: str, param: str | None = None) -> typer.BadParameter:
@@ -157,12 +166,11 @@ def run_command(options: DriveOptions) -> None:
         checks_spec: list[Threshold] = [parse_threshold(t) for t in threshold]
     except ThresholdError as exc:
         raise _usage(str(exc), "--threshold") from None
-    err = Console(stderr=True)
     if options.save and run_id is None:
         from load_harness.runs.store_sink import create_cli_run
 
         run_id = create_cli_run(plan, options.shards, threshold)
-        err.print(f"run {run_id} recorded in the store")
+        _say(f"run {run_id} recorded in the store")
     if options.stream:  # a launched shard: its states go to the launcher, which prints the run's summary
         try:
             execute(plan, shards=options.shards, shard_index=options.shard_index, run_id=run_id, stream=True)
@@ -170,7 +178,13 @@ def run_command(options: DriveOptions) -> None:
             raise typer.Exit(EXIT_ABORTED) from None
         return
     title = f"{plan.method} {plan.url} ({'options.rate' if plan.mode == 'open' else 'options.concurrency'})"
-    live = None if options.json_output else LiveView(title, err)
+    live = None
+    if not options.json_output:
+        from rich.console import Console
+
+        from load_harness.driver.progress import LiveView
+
+        live = LiveView(title, Console(stderr=True))
     try:
         if live is not None:
             with live:
@@ -178,7 +192,7 @@ def run_command(options: DriveOptions) -> None:
         else:
             state = execute(plan, shards=options.shards, shard_index=options.shard_index, run_id=run_id)
     except (DriverError, LookupError) as exc:
-        err.print(f"[bold red]error:[/] {exc}")
+        _say(f"[bold red]error:[/] {exc}")
         raise typer.Exit(EXIT_ABORTED) from None
     summary = summarize(state)
     checks = evaluate(checks_spec, summary)
@@ -191,13 +205,17 @@ def run_command(options: DriveOptions) -> None:
         }
         sys.stdout.write(json.dumps(document) + "\n")
     else:
+        from rich.console import Console
+
+        from load_harness.driver.progress import render_summary
+
         Console().print(render_summary(summary, checks))
     if options.report is not None:
         from load_harness.driver.report import write_report  # Jinja2 costs ~7 MB of RSS: only for --report
 
         write_report(options.report, summary, checks)
     if summary.stop_reason is StopReason.ABORTED:
-        err.print(f"[bold red]aborted:[/] {summary.message}")
+        _say(f"[bold red]aborted:[/] {summary.message}")
     if code:
         raise typer.Exit(code)
 
