@@ -13,6 +13,7 @@ from load_harness.context import ctx
 from load_harness.dashboard import runs as dash
 from load_harness.driver import histo
 from load_harness.driver.state import SeriesData, Summary
+from load_harness.runs import repository as run_store
 from load_harness.runs import service
 from load_harness.runs.model import ACTIVE_STATUSES, RunStatus
 from load_harness.runs.repository import Run
@@ -125,8 +126,9 @@ def detail(run_id: str) -> dash.RunDetail:
     """A run's page and its data.json. Raises runs.service's 404 ProblemError for an unknown id."""
     engine = ctx().engine
     run = service.get(run_id)
-    summary = current_summary(engine, run)
-    histogram = latency_buckets([state.latency.response for state in shard_states(engine, run)])
+    shards = run_store.shards_of(engine, run.id)  # read once: for the live figures and the histogram
+    summary = current_summary(engine, run, shards)
+    histogram = latency_buckets([state.latency.response for state in shard_states(shards)])
     head = summary_of(run, summary)
     if summary is None:
         return dash.RunDetail(summary=head, histogram=histogram)

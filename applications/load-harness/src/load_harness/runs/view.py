@@ -17,16 +17,17 @@ from load_harness.runs import repository as run_store
 from load_harness.runs.model import RunOptions, RunOrigin, RunStatus
 
 
-def shard_states(engine: Engine, run: run_store.Run) -> list[DriverState]:
+def shard_states(shards: list[run_store.Shard]) -> list[DriverState]:
     """The states the run's shards last wrote; a row that does not validate (a foreign writer) is left out."""
-    return [shard.state for shard in run_store.shards_of(engine, run.id) if shard.state is not None]
+    return [shard.state for shard in shards if shard.state is not None]
 
 
-def current_summary(engine: Engine, run: run_store.Run) -> Summary | None:
-    """The frozen summary of a finished run, or the live merge of its shards' latest states."""
+def current_summary(engine: Engine, run: run_store.Run, shards: list[run_store.Shard] | None = None) -> Summary | None:
+    """The frozen summary of a finished run, or the live merge of its shards' latest states (`shards`, when the
+    caller has read them already)."""
     if not run.active:
         return run.summary
-    states = shard_states(engine, run)
+    states = shard_states(run_store.shards_of(engine, run.id) if shards is None else shards)
     if not states:
         return None
     try:
@@ -145,13 +146,14 @@ def _view(run: run_store.Run, summary: Summary | None) -> RunView:
 
 
 def run_detail(engine: Engine, run: run_store.Run) -> RunDetailView:
-    summary = current_summary(engine, run)
+    shards = run_store.shards_of(engine, run.id)  # read once: for the live figures and the shard table
+    summary = current_summary(engine, run, shards)
     return RunDetailView(
         **dict(_view(run, summary)),
         summary=summary,
         shard_status=[
             ShardStatus(index=s.shard_index, host=s.host, pid=s.pid, finished=s.finished, updated_at=iso(s.updated_at))
-            for s in run_store.shards_of(engine, run.id)
+            for s in shards
         ],
         options=run.options,
     )
