@@ -2,7 +2,12 @@
 
 The stub answers EC2 and ELBv2 query-protocol requests with canned XML, so a test can make AWS say exactly
 "AuthFailure" or "Throttling" and count how many times the client asked. It answers EKS DescribeCluster
-(REST-JSON, `GET /clusters/NAME`) too: by default "no such cluster", or any status a test asks for.
+(REST-JSON, `GET /clusters/NAME`) too: by default "no such cluster", or any status a test asks for. Every
+other service (STS, IAM, classic ELB, CloudWatch Logs) gets an empty success, and STS GetCallerIdentity an
+account id, unless a test passes its own `others` responder.
+
+`FaultProxy` sits in front of a real moto_server and forwards everything, except the requests a test picks,
+which it answers with an AWS error instead (moto_server cannot throttle on demand).
 """
 
 from __future__ import annotations
@@ -10,6 +15,7 @@ from __future__ import annotations
 import json
 import shutil
 import threading
+import urllib.error
 import urllib.request
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -44,7 +50,11 @@ EMPTY_RESULTS = {
     "DescribeSecurityGroups": "securityGroupInfo",
     "DescribeVolumes": "volumeSet",
     "DescribeAddresses": "addressesSet",
+    "DescribeInstances": "reservationSet",
+    "DescribeLaunchTemplates": "launchTemplates",
+    "DescribeSnapshots": "snapshotSet",
 }
+STUB_ACCOUNT = "123456789012"
 
 
 def ok_empty(action: str, is_elbv2: bool) -> tuple[int, str]:
@@ -76,6 +86,28 @@ def error(code: str, message: str, status: int, is_elbv2: bool) -> tuple[int, st
 
 
 Responder = Callable[[str, bool], tuple[int, str]]
+# Other services: (action, API version or X-Amz-Target) -> (HTTP status, body, content type).
+OtherResponder = Callable[[str, str], tuple[int, str, str]]
+
+
+def other_services_ok(account: str = STUB_ACCOUNT) -> OtherResponder:
+    """Empty successes for STS, IAM, classic ELB and Logs, with `account` as the caller's account."""
+
+    def answer(action: str, version: str) -> tuple[int, str, str]:
+        if version.startswith("Logs_"):
+            return 200, "{}", "application/x-amz-json-1.1"
+        result = ""
+        if action == "GetCallerIdentity":
+            result = f"<Account>{account}</Account><Arn>arn:aws:iam::{account}:user/stub</Arn><UserId>AIDSTUB</UserId>"
+        body = (
+            f"<{action}Response><{action}Result>{result}</{action}Result>"
+            f"<ResponseMetadata><RequestId>stub</RequestId></ResponseMetadata></{action}Response>"
+        )
+        return 200, body, "text/xml"
+
+    return answer
+
+
 # EKS answers: cluster name -> (HTTP status, JSON body, error code or "" for success).
 EksResponder = Callable[[str], tuple[int, str, str]]
 
@@ -99,24 +131,36 @@ def eks_cluster_in(status: str) -> EksResponder:
 class StubAws:
     """An HTTP server on 127.0.0.1 answering each request with `responder(action, is_elbv2)`."""
 
-    def __init__(self, responder: Responder, eks: EksResponder = eks_cluster_gone) -> None:
+    def __init__(
+        self, responder: Responder, eks: EksResponder = eks_cluster_gone, others: OtherResponder | None = None
+    ) -> None:
         self.responder = responder
         self.eks = eks
+        self.others = others or other_services_ok()
         self.calls: list[str] = []
         self.eks_calls: list[str] = []  # kept apart so tests of the EC2/ELBv2 call sequence stay exact
+        self.other_calls: list[str] = []  # STS, IAM, classic ELB, Logs: apart for the same reason
         stub = self
 
         class Handler(BaseHTTPRequestHandler):
             def do_POST(self) -> None:
                 length = int(self.headers.get("Content-Length", "0"))
-                form = parse_qs(self.rfile.read(length).decode())
-                action = form.get("Action", ["?"])[0]
-                is_elbv2 = form.get("Version", [""])[0] == "2015-12-01"
-                stub.calls.append(action)
-                status, body = stub.responder(action, is_elbv2)
+                raw = self.rfile.read(length).decode()
+                target = self.headers.get("X-Amz-Target", "")
+                form = parse_qs(raw) if not target else {}
+                action = target.rsplit(".", 1)[-1] if target else form.get("Action", ["?"])[0]
+                version = target or form.get("Version", [""])[0]
+                is_elbv2 = version == "2015-12-01"
+                content_type = "text/xml"
+                if is_elbv2 or version == "2016-11-15":
+                    stub.calls.append(action)
+                    status, body = stub.responder(action, is_elbv2)
+                else:
+                    stub.other_calls.append(action)
+                    status, body, content_type = stub.others(action, version)
                 data = body.encode()
                 self.send_response(status)
-                self.send_header("Content-Type", "text/xml")
+                self.send_header("Content-Type", content_type)
                 self.send_header("Content-Length", str(len(data)))
                 self.end_headers()
                 self.wfile.write(data)
@@ -142,6 +186,79 @@ class StubAws:
         self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
 
     def __enter__(self) -> StubAws:
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+# Decides, per request, whether the proxy answers with an error instead: (action, form params) -> reply or None.
+Fault = Callable[[str, dict[str, list[str]]], tuple[int, str] | None]
+
+
+class FaultProxy:
+    """An HTTP proxy on 127.0.0.1 that forwards every request to `upstream` (a moto_server) unchanged, except
+    those `fault` answers itself. `actions` records every query-protocol action in order, with "!" appended
+    to the ones the proxy faulted, so a test can see the retry that followed."""
+
+    def __init__(self, upstream: str, fault: Fault) -> None:
+        self.upstream = upstream.rstrip("/")
+        self.fault = fault
+        self.actions: list[str] = []
+        proxy = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def _forward(self, body: bytes) -> None:
+                headers = {k: v for k, v in self.headers.items() if k.lower() not in ("host", "content-length")}
+                request = urllib.request.Request(
+                    proxy.upstream + self.path, data=body or None, headers=headers, method=self.command
+                )
+                try:
+                    with urllib.request.urlopen(request, timeout=60) as answer:
+                        status, reply_headers, data = answer.status, answer.headers, answer.read()
+                except urllib.error.HTTPError as refused:
+                    status, reply_headers, data = refused.code, refused.headers, refused.read()
+                self.send_response(status)
+                for key, value in reply_headers.items():
+                    if key.lower() not in ("content-length", "transfer-encoding", "connection", "server", "date"):
+                        self.send_header(key, value)
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
+
+            def do_POST(self) -> None:
+                body = self.rfile.read(int(self.headers.get("Content-Length", "0")))
+                form = parse_qs(body.decode()) if not self.headers.get("X-Amz-Target") else {}
+                action = form.get("Action", [self.headers.get("X-Amz-Target", "?")])[0]
+                reply = proxy.fault(action, form)
+                proxy.actions.append(action + ("!" if reply else ""))
+                if reply is None:
+                    self._forward(body)
+                    return
+                status, xml = reply
+                data = xml.encode()
+                self.send_response(status)
+                self.send_header("Content-Type", "text/xml")
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
+
+            def do_GET(self) -> None:
+                self._forward(b"")
+
+            def do_DELETE(self) -> None:
+                self._forward(b"")
+
+            def log_message(self, *args: object) -> None:
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+
+    def __enter__(self) -> FaultProxy:
         self.thread.start()
         return self
 

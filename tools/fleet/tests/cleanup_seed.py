@@ -5,8 +5,11 @@ Used by the cleanup tests and by the script that captured the output shown in do
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass, field
 from typing import Any
+
+import boto3
 
 
 @dataclass
@@ -17,6 +20,25 @@ class Seeded:
     skipped: set[tuple[str, str]] = field(default_factory=set)
     survivors: set[tuple[str, str]] = field(default_factory=set)
     vpc: str = ""
+    subnet: str = ""
+
+
+@dataclass(frozen=True)
+class Clients:
+    """The boto3 clients a seed needs, for moto in-process (endpoint None) or a moto_server."""
+
+    ec2: Any
+    elbv2: Any
+    elb: Any
+    logs: Any
+    iam: Any
+
+    @classmethod
+    def make(cls, region: str, endpoint_url: str | None = None) -> Clients:
+        def client(service: str) -> Any:
+            return boto3.client(service, region_name=region, endpoint_url=endpoint_url)
+
+        return cls(client("ec2"), client("elbv2"), client("elb"), client("logs"), client("iam"))
 
 
 def _spec(resource_type: str, tags: dict[str, str]) -> list[dict[str, Any]]:
@@ -27,7 +49,14 @@ def _elb_tags(tags: dict[str, str]) -> list[dict[str, str]]:
     return [{"Key": k, "Value": v} for k, v in tags.items()]
 
 
-def seed(ec2: Any, elbv2: Any, cluster: str, zone_prefix: str = "eu-west-2") -> Seeded:
+def seed(clients: Clients, cluster: str, zone_prefix: str = "eu-west-2") -> Seeded:
+    """Every kind cleanup knows: the load balancer and network kinds here, the rest in `seed_more_kinds`."""
+    out = _seed_lb_and_network(clients.ec2, clients.elbv2, cluster, zone_prefix)
+    seed_more_kinds(clients, cluster, out, zone_prefix)
+    return out
+
+
+def _seed_lb_and_network(ec2: Any, elbv2: Any, cluster: str, zone_prefix: str) -> Seeded:
     out = Seeded()
     vpc = ec2.create_vpc(CidrBlock="10.0.0.0/16")["Vpc"]["VpcId"]
     out.vpc = vpc
@@ -37,6 +66,7 @@ def seed(ec2: Any, elbv2: Any, cluster: str, zone_prefix: str = "eu-west-2") -> 
         ]
         for i, az in ((1, "a"), (2, "b"))
     ]
+    out.subnet = subnets[0]
 
     def lb(name: str, tags: dict[str, str], kind: str = "application") -> str:
         extra = {"Tags": _elb_tags(tags)} if tags else {}
@@ -193,9 +223,10 @@ def seed(ec2: Any, elbv2: Any, cluster: str, zone_prefix: str = "eu-west-2") -> 
     return out
 
 
-def existing(ec2: Any, elbv2: Any) -> set[tuple[str, str]]:
+def existing(clients: Clients) -> set[tuple[str, str]]:
     """Every (kind, id) that exists now, for before/after comparisons."""
-    found: set[tuple[str, str]] = set()
+    ec2, elbv2 = clients.ec2, clients.elbv2
+    found = _existing_more_kinds(clients)
     found |= {("load-balancer", x["LoadBalancerArn"]) for x in elbv2.describe_load_balancers()["LoadBalancers"]}
     found |= {("target-group", x["TargetGroupArn"]) for x in elbv2.describe_target_groups()["TargetGroups"]}
     for lb in elbv2.describe_load_balancers()["LoadBalancers"]:
@@ -206,6 +237,139 @@ def existing(ec2: Any, elbv2: Any) -> set[tuple[str, str]]:
     found |= {("security-group", x["GroupId"]) for x in ec2.describe_security_groups()["SecurityGroups"]}
     found |= {("volume", x["VolumeId"]) for x in ec2.describe_volumes()["Volumes"]}
     found |= {("elastic-ip", x["AllocationId"]) for x in ec2.describe_addresses()["Addresses"]}
+    return found
+
+
+def _tags(tags: dict[str, str]) -> list[dict[str, str]]:
+    return [{"Key": k, "Value": v} for k, v in tags.items()]
+
+
+def _trust(issuer_host: str | None = None) -> str:
+    """A role trust policy: EC2 for node roles, or IRSA through an EKS OIDC provider."""
+    if issuer_host is None:
+        principal: dict[str, str] = {"Service": "ec2.amazonaws.com"}
+    else:
+        principal = {"Federated": f"arn:aws:iam::123456789012:oidc-provider/{issuer_host}"}
+    statement = {"Effect": "Allow", "Principal": principal, "Action": "sts:AssumeRole"}
+    return json.dumps({"Version": "2012-10-17", "Statement": [statement]})
+
+
+# A permissions policy for the managed and inline policies a node role carries.
+READ_ONLY = json.dumps(
+    {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "ec2:Describe*", "Resource": "*"}]}
+)
+
+
+def seed_more_kinds(c: Clients, cluster: str, out: Seeded, zone_prefix: str = "eu-west-2") -> None:
+    """Karpenter nodes and launch templates, a classic ELB, snapshots, log groups, OIDC providers, roles."""
+    owned = {f"kubernetes.io/cluster/{cluster}": "owned"}
+    region = zone_prefix
+
+    def instance(tags: dict[str, str]) -> str:
+        spec = {"TagSpecifications": _spec("instance", tags)} if tags else {}
+        run = c.ec2.run_instances(ImageId="ami-12c6146b", MinCount=1, MaxCount=1, SubnetId=out.subnet, **spec)
+        instance_id: str = run["Instances"][0]["InstanceId"]
+        return instance_id
+
+    node = instance({"karpenter.sh/nodepool": "default", **owned, "Name": "karpenter-node"})
+    discovered = instance({"karpenter.k8s.aws/ec2nodeclass": "default", "karpenter.sh/discovery": cluster})
+    # A PVC volume still attached to a Karpenter node: freed when the node terminates, then deleted.
+    pvc_tags = {**owned, "kubernetes.io/created-for/pvc/name": "data-0", "kubernetes.io/created-for/pvc/namespace": "q"}
+    pvc = c.ec2.create_volume(Size=2, AvailabilityZone=f"{zone_prefix}a", TagSpecifications=_spec("volume", pvc_tags))
+    c.ec2.attach_volume(VolumeId=pvc["VolumeId"], InstanceId=node, Device="/dev/sdg")
+    template = c.ec2.create_launch_template(
+        LaunchTemplateName=f"karpenter.k8s.aws/{cluster}-default",
+        LaunchTemplateData={"ImageId": "ami-12c6146b"},
+        TagSpecifications=_spec("launch-template", {"karpenter.k8s.aws/ec2nodeclass": "default", **owned}),
+    )["LaunchTemplate"]["LaunchTemplateId"]
+    listeners = [{"Protocol": "tcp", "LoadBalancerPort": 80, "InstancePort": 30080}]
+    zones = [f"{zone_prefix}a"]
+    c.elb.create_load_balancer(
+        LoadBalancerName=f"a{cluster}svc", Listeners=listeners, AvailabilityZones=zones, Tags=_tags(owned)
+    )
+    source = c.ec2.create_volume(Size=1, AvailabilityZone=f"{zone_prefix}a")["VolumeId"]
+    csi = {**owned, "ebs.csi.aws.com/cluster": "true", "CSIVolumeSnapshotName": "snapshot-data-0"}
+    snapshot = c.ec2.create_snapshot(VolumeId=source, TagSpecifications=_spec("snapshot", csi))["SnapshotId"]
+    control_plane = f"/aws/eks/{cluster}/cluster"
+    c.logs.create_log_group(logGroupName=control_plane)  # EKS does not tag it: found by its name
+    insights = f"/aws/containerinsights/{cluster}/application"
+    c.logs.create_log_group(logGroupName=insights, tags=owned)
+    issuer = f"oidc.eks.{region}.amazonaws.com/id/{cluster.upper()}0001"
+    provider = c.iam.create_open_id_connect_provider(
+        Url=f"https://{issuer}", ClientIDList=["sts.amazonaws.com"], ThumbprintList=["9" * 40], Tags=_tags(owned)
+    )["OpenIDConnectProviderArn"]
+    role = f"{cluster}-karpenter-node"
+    c.iam.create_role(RoleName=role, AssumeRolePolicyDocument=_trust(), Tags=_tags(owned))
+    policy = c.iam.create_policy(PolicyName=f"{cluster}-extra", PolicyDocument=READ_ONLY)["Policy"]["Arn"]
+    c.iam.attach_role_policy(RoleName=role, PolicyArn=policy)
+    c.iam.put_role_policy(RoleName=role, PolicyName="inline", PolicyDocument=READ_ONLY)
+    c.iam.create_instance_profile(InstanceProfileName=f"{cluster}-node-profile")
+    c.iam.add_role_to_instance_profile(InstanceProfileName=f"{cluster}-node-profile", RoleName=role)
+    irsa = f"{cluster}-lb-controller"
+    c.iam.create_role(RoleName=irsa, AssumeRolePolicyDocument=_trust(issuer), Tags=_tags({"eks:cluster-name": cluster}))
+    out.orphans |= {
+        ("instance", node),
+        ("instance", discovered),
+        ("volume", pvc["VolumeId"]),
+        ("launch-template", template),
+        ("classic-load-balancer", f"a{cluster}svc"),
+        ("snapshot", snapshot),
+        ("log-group", control_plane),
+        ("log-group", insights),
+        ("oidc-provider", provider),
+        ("iam-role", role),
+        ("iam-role", irsa),
+    }
+
+    # Tagged for the cluster but not this cleanup's to delete.
+    node_group_node = instance(owned)  # no Karpenter tag: its managed node group or Terraform owns it
+    elsewhere = "oidc.eks.us-east-1.amazonaws.com/id/SAMENAME"
+    remote_provider = c.iam.create_open_id_connect_provider(
+        Url=f"https://{elsewhere}", ClientIDList=["sts.amazonaws.com"], ThumbprintList=["8" * 40], Tags=_tags(owned)
+    )["OpenIDConnectProviderArn"]
+    remote_role = f"{cluster}-us-east-1-irsa"
+    c.iam.create_role(RoleName=remote_role, AssumeRolePolicyDocument=_trust(elsewhere), Tags=_tags(owned))
+    out.skipped |= {("instance", node_group_node), ("oidc-provider", remote_provider), ("iam-role", remote_role)}
+
+    # Lookalikes: untagged, or another cluster's, or a near name.
+    other = {f"kubernetes.io/cluster/{cluster}-2": "owned"}
+    c.iam.create_role(RoleName="untagged-role", AssumeRolePolicyDocument=_trust())
+    c.iam.create_role(RoleName=f"{cluster}-2-node", AssumeRolePolicyDocument=_trust(), Tags=_tags(other))
+    c.logs.create_log_group(logGroupName=f"/aws/eks/{cluster}-2/cluster")
+    c.elb.create_load_balancer(LoadBalancerName="untagged-classic", Listeners=listeners, AvailabilityZones=zones)
+    other_snapshot = c.ec2.create_snapshot(VolumeId=source, TagSpecifications=_spec("snapshot", other))["SnapshotId"]
+    plain_template = c.ec2.create_launch_template(LaunchTemplateName="plain", LaunchTemplateData={})["LaunchTemplate"]
+    other_node = instance({"karpenter.sh/nodepool": "default", **other})
+    plain_provider = c.iam.create_open_id_connect_provider(
+        Url="https://token.actions.githubusercontent.com", ClientIDList=["sts.amazonaws.com"], ThumbprintList=["7" * 40]
+    )["OpenIDConnectProviderArn"]
+    out.survivors |= {
+        ("iam-role", "untagged-role"),
+        ("iam-role", f"{cluster}-2-node"),
+        ("log-group", f"/aws/eks/{cluster}-2/cluster"),
+        ("classic-load-balancer", "untagged-classic"),
+        ("snapshot", other_snapshot),
+        ("launch-template", plain_template["LaunchTemplateId"]),
+        ("instance", other_node),
+        ("oidc-provider", plain_provider),
+        ("volume", source),
+    }
+
+
+def _existing_more_kinds(c: Clients) -> set[tuple[str, str]]:
+    found: set[tuple[str, str]] = set()
+    for reservation in c.ec2.describe_instances()["Reservations"]:
+        live = [i for i in reservation["Instances"] if i["State"]["Name"] != "terminated"]
+        found |= {("instance", i["InstanceId"]) for i in live}
+    templates = c.ec2.describe_launch_templates()["LaunchTemplates"]
+    found |= {("launch-template", t["LaunchTemplateId"]) for t in templates}
+    classic = c.elb.describe_load_balancers()["LoadBalancerDescriptions"]
+    found |= {("classic-load-balancer", lb["LoadBalancerName"]) for lb in classic}
+    found |= {("snapshot", s["SnapshotId"]) for s in c.ec2.describe_snapshots(OwnerIds=["self"])["Snapshots"]}
+    found |= {("log-group", g["logGroupName"]) for g in c.logs.describe_log_groups()["logGroups"]}
+    providers = c.iam.list_open_id_connect_providers()["OpenIDConnectProviderList"]
+    found |= {("oidc-provider", p["Arn"]) for p in providers}
+    found |= {("iam-role", r["RoleName"]) for r in c.iam.list_roles()["Roles"]}
     return found
 
 
@@ -239,10 +403,7 @@ if __name__ == "__main__":
     #   AWS_ACCESS_KEY_ID=x AWS_SECRET_ACCESS_KEY=x python tools/fleet/tests/cleanup_seed.py http://127.0.0.1:5055
     import sys
 
-    import boto3
-
     endpoint = sys.argv[1] if len(sys.argv) > 1 else "http://127.0.0.1:5055"
     cluster = sys.argv[2] if len(sys.argv) > 2 else "staging"
-    clients = [boto3.client(s, region_name="eu-west-2", endpoint_url=endpoint) for s in ("ec2", "elbv2")]
-    made = seed(clients[0], clients[1], cluster)
+    made = seed(Clients.make("eu-west-2", endpoint), cluster)
     print(f"seeded {len(made.orphans)} orphans, {len(made.skipped)} to skip, {len(made.survivors)} lookalikes")

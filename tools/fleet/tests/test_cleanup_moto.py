@@ -9,25 +9,26 @@ from typing import Any
 
 import boto3
 import pytest
-from cleanup_seed import Seeded, existing, fake_credentials, run_cleanup, seed
+from cleanup_seed import Clients, Seeded, existing, fake_credentials, run_cleanup, seed
 from click.testing import Result
 from fleet import exits
 from moto import mock_aws
 
 REGION = "eu-west-2"
 CLUSTER = "staging"
+ACCOUNT = "123456789012"  # moto's account
 
 
 @pytest.fixture
-def aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[tuple[Any, Any]]:
+def aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[Clients]:
     fake_credentials(monkeypatch)
     with mock_aws():
-        yield boto3.client("ec2", region_name=REGION), boto3.client("elbv2", region_name=REGION)
+        yield Clients.make(REGION)
 
 
 @pytest.fixture
-def seeded(aws: tuple[Any, Any]) -> Seeded:
-    return seed(*aws, CLUSTER)
+def seeded(aws: Clients) -> Seeded:
+    return seed(aws, CLUSTER)
 
 
 @dataclass
@@ -44,18 +45,21 @@ def dry_run() -> DryRun:
     """One seeded account and one dry run (JSON and human), shared by the read-only tests below."""
     with pytest.MonkeyPatch.context() as mp, mock_aws():
         fake_credentials(mp)
-        clients = boto3.client("ec2", region_name=REGION), boto3.client("elbv2", region_name=REGION)
-        seeded = seed(*clients, CLUSTER)
-        before = existing(*clients)
+        clients = Clients.make(REGION)
+        seeded = seed(clients, CLUSTER)
+        before = existing(clients)
         code, report = _cleanup()
         human = run_cleanup("--cluster", CLUSTER, "--region", REGION)
-        result = DryRun(seeded, code, report, human, existing(*clients) == before)
+        result = DryRun(seeded, code, report, human, existing(clients) == before)
     # The mock is closed before the tests run: a still-open one would leak into the per-test mocks below.
     return result
 
 
 def _cleanup(*extra: str) -> tuple[int, dict[str, Any]]:
-    result = run_cleanup("--cluster", CLUSTER, "--region", REGION, "--json", "--retry-base-delay", "0", *extra)
+    """A run with --json; with --apply it names the account, as --apply requires."""
+    account = ("--account-id", ACCOUNT) if "--apply" in extra else ()
+    args = ("--cluster", CLUSTER, "--region", REGION, "--json", "--retry-base-delay", "0", *account, *extra)
+    result = run_cleanup(*args)
     return result.exit_code, json.loads(result.stdout)
 
 
@@ -74,10 +78,18 @@ def test_dry_run_lists_exactly_the_orphans_and_deletes_nothing(dry_run: DryRun) 
 
 def test_every_orphan_says_which_tag_matched(dry_run: DryRun) -> None:
     orphans = dry_run.report["orphans"]
-    reasons = {o["kind"]: o["reason"] for o in orphans}
-    assert reasons["network-interface"] == f"cluster.k8s.amazonaws.com/name={CLUSTER}"
-    assert reasons["volume"] == f"kubernetes.io/cluster/{CLUSTER}=owned (PVC db/data-postgres-0)"
-    assert reasons["elastic-ip"] == f"kubernetes.io/cluster/{CLUSTER}=owned"
+    reasons: dict[str, set[str]] = {}
+    for o in orphans:
+        reasons.setdefault(o["kind"], set()).add(o["reason"])
+    owned = f"kubernetes.io/cluster/{CLUSTER}=owned"
+    assert reasons["network-interface"] == {f"cluster.k8s.amazonaws.com/name={CLUSTER}"}
+    assert reasons["volume"] == {f"{owned} (PVC db/data-postgres-0)", f"{owned} (PVC q/data-0)"}
+    assert reasons["elastic-ip"] == {owned}
+    assert reasons["instance"] == {owned, f"karpenter.sh/discovery={CLUSTER}"}
+    assert reasons["snapshot"] == {f"{owned} (CSI snapshot snapshot-data-0)"}
+    assert reasons["classic-load-balancer"] == reasons["launch-template"] == reasons["oidc-provider"] == {owned}
+    assert reasons["iam-role"] == {owned, f"eks:cluster-name={CLUSTER}"}
+    assert reasons["log-group"] == {owned, "named as EKS names the cluster's control-plane logs"}
     assert all(o["reason"] for o in orphans)
     listener_reasons = [o["reason"] for o in orphans if o["kind"] == "listener"]
     expected = [f"listener of orphan k8s-{CLUSTER}-web", f"listener of orphan {CLUSTER}-svc-nlb"]
@@ -91,6 +103,9 @@ def test_skipped_resources_explain_why(dry_run: DryRun) -> None:
     assert "associated" in why
     assert "also tagged for cluster(s) other" in why
     assert f"kubernetes.io/cluster/{CLUSTER}=shared is not an ownership tag for a security-group" in why
+    assert "no Karpenter tag (karpenter.sh/nodepool or karpenter.k8s.aws/ec2nodeclass)" in why
+    assert "an EKS issuer of us-east-1, not eu-west-2" in why
+    assert "trusts the EKS OIDC issuer of us-east-1" in why
 
 
 def test_human_output_lists_orphans_and_the_dry_run_hint(dry_run: DryRun) -> None:
@@ -99,22 +114,30 @@ def test_human_output_lists_orphans_and_the_dry_run_hint(dry_run: DryRun) -> Non
     assert "Dry run: nothing deleted" in dry_run.human.stdout
 
 
-def test_apply_deletes_orphans_and_leaves_lookalikes(aws: tuple[Any, Any], seeded: Seeded) -> None:
+def test_apply_deletes_orphans_and_leaves_lookalikes(aws: Clients, seeded: Seeded) -> None:
     code, report = _cleanup("--apply")
     assert code == 0, report
     assert report["error"] is None
     assert report["cluster_status"] is None
     assert report["remaining"] == []
     assert {(o["kind"], o["id"]) for o in report["outcomes"]} == seeded.orphans
-    assert {o["result"] for o in report["outcomes"]} == {"deleted"}
+    results = {(o["kind"], o["result"]) for o in report["outcomes"]}
+    assert results == {(kind, "terminated" if kind == "instance" else "deleted") for kind, _ in seeded.orphans}
     # Deletion follows the dependency order.
     order = [o["kind"] for o in report["outcomes"]]
     assert order == sorted(order, key=_order_index)
 
-    left = existing(*aws)
+    left = existing(aws)
     assert not (seeded.orphans & left)
     assert seeded.survivors <= left
     assert seeded.skipped <= left
+    # The node role went with its links: the instance profile and the managed policy stay, unattached.
+    profile = aws.iam.get_instance_profile(InstanceProfileName=f"{CLUSTER}-node-profile")["InstanceProfile"]
+    assert profile["Roles"] == []
+    (role_outcome,) = [o for o in report["outcomes"] if o["id"] == f"{CLUSTER}-karpenter-node"]
+    assert role_outcome["detail"] == (
+        "unlinked 1 instance profile(s), detached 1 managed and deleted 1 inline polic(ies)"
+    )
 
     code, report = _cleanup()
     assert code == 0
@@ -127,8 +150,8 @@ def _order_index(kind: str) -> int:
     return DELETE_ORDER.index(kind)
 
 
-def test_other_cluster_is_untouched(aws: tuple[Any, Any], seeded: Seeded) -> None:
-    result = run_cleanup("--cluster", "other", "--region", REGION, "--json", "--apply")
+def test_other_cluster_is_untouched(aws: Clients, seeded: Seeded) -> None:
+    result = run_cleanup("--cluster", "other", "--region", REGION, "--json", "--apply", "--account-id", ACCOUNT)
     report = json.loads(result.stdout)
     deleted = _pairs(report["outcomes"])
     assert result.exit_code == 0, report
@@ -138,8 +161,8 @@ def test_other_cluster_is_untouched(aws: tuple[Any, Any], seeded: Seeded) -> Non
     assert sorted(kind for kind, _ in deleted) == ["load-balancer", "volume"]
 
 
-def test_security_group_referenced_by_a_foreign_group_is_blocked_not_edited(aws: tuple[Any, Any]) -> None:
-    ec2, _ = aws
+def test_security_group_referenced_by_a_foreign_group_is_blocked_not_edited(aws: Clients) -> None:
+    ec2 = aws.ec2
     vpc = ec2.create_vpc(CidrBlock="10.1.0.0/16")["Vpc"]["VpcId"]
     orphan = ec2.create_security_group(
         GroupName="orphan",
@@ -166,7 +189,7 @@ def test_security_group_referenced_by_a_foreign_group_is_blocked_not_edited(aws:
     assert [p["GroupId"] for p in pairs] == [orphan], "the foreign group's rule must be left as it was"
 
 
-def test_nothing_tagged_means_exit_zero(aws: tuple[Any, Any]) -> None:
+def test_nothing_tagged_means_exit_zero(aws: Clients) -> None:
     code, report = _cleanup()
     assert code == 0
     assert report["orphans"] == report["skipped"] == []
@@ -197,11 +220,12 @@ def _ids(report: dict[str, Any], kind: str) -> set[str]:
     return {o["id"] for o in report["orphans"] if o["kind"] == kind}
 
 
-def test_apply_on_an_active_cluster_deletes_nothing_and_says_why(aws: tuple[Any, Any], seeded: Seeded) -> None:
-    _create_cluster(aws[0], seeded.vpc)
-    before = existing(*aws)
+def test_apply_on_an_active_cluster_deletes_nothing_and_says_why(aws: Clients, seeded: Seeded) -> None:
+    _create_cluster(aws.ec2, seeded.vpc)
+    before = existing(aws)
 
-    result = run_cleanup("--cluster", CLUSTER, "--region", REGION, "--json", "--apply", "--retry-base-delay", "0")
+    args = ("--cluster", CLUSTER, "--region", REGION, "--json", "--apply", "--account-id", ACCOUNT)
+    result = run_cleanup(*args)
     report = json.loads(result.stdout)
 
     assert result.exit_code == exits.REFUSED
@@ -213,15 +237,15 @@ def test_apply_on_an_active_cluster_deletes_nothing_and_says_why(aws: tuple[Any,
     assert f"EKS cluster {CLUSTER} still exists in {REGION} (status ACTIVE)" in stderr
     assert "deleted nothing" in stderr
     # The live ingress load balancer and the cluster's security groups are all still there.
-    assert existing(*aws) == before
+    assert existing(aws) == before
     live = {("load-balancer", a) for a in _ids(report, "load-balancer")}
     live |= {("security-group", g) for g in _ids(report, "security-group")}
     assert len(live) == 4
-    assert live <= existing(*aws)
+    assert live <= existing(aws)
 
 
-def test_dry_run_on_a_live_cluster_lists_but_says_apply_would_be_refused(aws: tuple[Any, Any], seeded: Seeded) -> None:
-    _create_cluster(aws[0], seeded.vpc)
+def test_dry_run_on_a_live_cluster_lists_but_says_apply_would_be_refused(aws: Clients, seeded: Seeded) -> None:
+    _create_cluster(aws.ec2, seeded.vpc)
     human = run_cleanup("--cluster", CLUSTER, "--region", REGION)
     text = " ".join(human.stdout.split())
     assert human.exit_code == exits.FINDINGS
@@ -236,16 +260,16 @@ def test_dry_run_on_a_live_cluster_lists_but_says_apply_would_be_refused(aws: tu
     assert report["refused"] is None
 
 
-def test_apply_proceeds_once_the_cluster_is_deleted(aws: tuple[Any, Any], seeded: Seeded) -> None:
-    _create_cluster(aws[0], seeded.vpc).delete_cluster(name=CLUSTER)
+def test_apply_proceeds_once_the_cluster_is_deleted(aws: Clients, seeded: Seeded) -> None:
+    _create_cluster(aws.ec2, seeded.vpc).delete_cluster(name=CLUSTER)
     code, report = _cleanup("--apply")
     assert code == exits.OK, report
     assert report["cluster_status"] is None
     assert {(o["kind"], o["id"]) for o in report["outcomes"]} == seeded.orphans
-    assert not (seeded.orphans & existing(*aws))
+    assert not (seeded.orphans & existing(aws))
 
 
-def test_a_cluster_of_another_name_does_not_block(aws: tuple[Any, Any], seeded: Seeded) -> None:
+def test_a_cluster_of_another_name_does_not_block(aws: Clients, seeded: Seeded) -> None:
     boto3.client("eks", region_name=REGION).create_cluster(
         name=f"{CLUSTER}-2", roleArn="arn:aws:iam::123456789012:role/eks", resourcesVpcConfig={"subnetIds": []}
     )
@@ -254,13 +278,13 @@ def test_a_cluster_of_another_name_does_not_block(aws: tuple[Any, Any], seeded: 
 
 
 def test_rescan_after_apply_reports_what_is_still_there(
-    aws: tuple[Any, Any], seeded: Seeded, monkeypatch: pytest.MonkeyPatch
+    aws: Clients, seeded: Seeded, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """A VPC CNI that is still running (a node not yet terminated) creates an ENI while cleanup deletes: the
     delete calls all succeed, but the account is not clean, and the exit code must say so."""
     import fleet.cleanup.command as command
 
-    ec2, _ = aws
+    ec2 = aws.ec2
     subnet = ec2.describe_subnets(Filters=[{"Name": "vpc-id", "Values": [seeded.vpc]}])["Subnets"][0]["SubnetId"]
     real_apply = command.apply
     late: list[str] = []
@@ -276,10 +300,10 @@ def test_rescan_after_apply_reports_what_is_still_there(
     with monkeypatch.context() as mp:
         mp.setattr(command, "apply", apply_while_a_controller_runs)
         code, report = _cleanup("--apply")
-        human = run_cleanup("--cluster", CLUSTER, "--region", REGION, "--apply")
+        human = run_cleanup("--cluster", CLUSTER, "--region", REGION, "--apply", "--account-id", ACCOUNT)
 
     assert code == exits.INCOMPLETE
-    assert {o["result"] for o in report["outcomes"]} == {"deleted"}
+    assert {o["result"] for o in report["outcomes"]} == {"deleted", "terminated"}
     assert [(o["kind"], o["id"]) for o in report["remaining"]] == [("network-interface", late[0])]
     assert human.exit_code == exits.INCOMPLETE
     assert "Still there after --apply (re-scan)" in human.stdout

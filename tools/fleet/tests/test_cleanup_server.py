@@ -1,7 +1,8 @@
 """`fleet cleanup` over real HTTP: a `moto_server` process, and a stub that answers like AWS when it refuses.
 
 These are the failures the original bash swallowed: each must exit 6 (REMOTE_ERROR) with the AWS error, never
-"nothing found". And a cluster that still exists, in any state EKS reports, must stop --apply (exit 8).
+"nothing found". A cluster that still exists, in any state EKS reports, must stop --apply (exit 8), and so must
+credentials of another account, before anything else is read. Throttling is botocore's to retry, inside waits too.
 """
 
 from __future__ import annotations
@@ -15,18 +16,21 @@ import boto3
 import pytest
 from aws_servers import (
     MOTO_SERVER,
+    FaultProxy,
     StubAws,
     eks_cluster_in,
     error,
     moto_server,
     ok_empty,
+    other_services_ok,
     reset_moto,
 )
-from cleanup_seed import existing, fake_credentials, run_cleanup, seed
+from cleanup_seed import Clients, existing, fake_credentials, run_cleanup, seed
 from fleet import exits
 
 REGION = "eu-west-2"
 CLUSTER = "staging"
+ACCOUNT = "123456789012"  # moto's, and the stub's
 
 needs_moto_server = pytest.mark.skipif(
     not os.access(MOTO_SERVER, os.X_OK),
@@ -41,12 +45,10 @@ def server() -> Iterator[str]:
 
 
 @pytest.fixture
-def account(server: str, monkeypatch: pytest.MonkeyPatch) -> tuple[str, Any, Any]:
+def account(server: str, monkeypatch: pytest.MonkeyPatch) -> tuple[str, Clients]:
     fake_credentials(monkeypatch)
     reset_moto(server)
-    ec2 = boto3.client("ec2", region_name=REGION, endpoint_url=server)
-    elbv2 = boto3.client("elbv2", region_name=REGION, endpoint_url=server)
-    return server, ec2, elbv2
+    return server, Clients.make(REGION, server)
 
 
 def _cleanup(endpoint: str, *extra: str) -> tuple[int, dict[str, Any], str]:
@@ -55,50 +57,52 @@ def _cleanup(endpoint: str, *extra: str) -> tuple[int, dict[str, Any], str]:
 
 
 @needs_moto_server
-def test_dry_run_then_apply_against_moto_server(account: tuple[str, Any, Any]) -> None:
-    url, ec2, elbv2 = account
-    seeded = seed(ec2, elbv2, CLUSTER)
+def test_dry_run_then_apply_against_moto_server(account: tuple[str, Clients]) -> None:
+    url, clients = account
+    seeded = seed(clients, CLUSTER)
 
     code, report, _ = _cleanup(url)
     assert code == 1
     assert {(o["kind"], o["id"]) for o in report["orphans"]} == seeded.orphans
     assert {(s["kind"], s["id"]) for s in report["skipped"]} == seeded.skipped
 
-    code, report, _ = _cleanup(url, "--apply", "--retry-base-delay", "0")
+    assert report["account"] == ACCOUNT
+
+    code, report, _ = _cleanup(url, "--apply", "--account-id", ACCOUNT, "--retry-base-delay", "0")
     assert code == 0, report
     assert {(o["kind"], o["id"]) for o in report["outcomes"]} == seeded.orphans
-    left = existing(ec2, elbv2)
+    left = existing(clients)
     assert not (seeded.orphans & left)
     assert seeded.survivors | seeded.skipped <= left
 
 
 @needs_moto_server
-def test_apply_against_moto_server_refuses_while_the_cluster_is_active(account: tuple[str, Any, Any]) -> None:
-    url, ec2, elbv2 = account
-    seeded = seed(ec2, elbv2, CLUSTER)
+def test_apply_against_moto_server_refuses_while_the_cluster_is_active(account: tuple[str, Clients]) -> None:
+    url, clients = account
+    seeded = seed(clients, CLUSTER)
     eks = boto3.client("eks", region_name=REGION, endpoint_url=url)
     eks.create_cluster(name=CLUSTER, roleArn="arn:aws:iam::123456789012:role/eks", resourcesVpcConfig={"subnetIds": []})
-    before = existing(ec2, elbv2)
+    before = existing(clients)
 
-    code, report, stderr = _cleanup(url, "--apply", "--retry-base-delay", "0")
+    code, report, stderr = _cleanup(url, "--apply", "--account-id", ACCOUNT, "--retry-base-delay", "0")
 
     assert code == exits.REFUSED
     assert report["outcomes"] == []
     assert f"EKS cluster {CLUSTER} still exists in {REGION} (status ACTIVE)" in " ".join(stderr.split())
-    assert existing(ec2, elbv2) == before
+    assert existing(clients) == before
     assert seeded.orphans <= before
 
     eks.delete_cluster(name=CLUSTER)
-    code, report, _ = _cleanup(url, "--apply", "--retry-base-delay", "0")
+    code, report, _ = _cleanup(url, "--apply", "--account-id", ACCOUNT, "--retry-base-delay", "0")
     assert code == exits.OK, report
-    assert not (seeded.orphans & existing(ec2, elbv2))
+    assert not (seeded.orphans & existing(clients))
 
 
 @pytest.mark.parametrize("state", ["CREATING", "ACTIVE", "UPDATING", "DELETING", "FAILED", "PENDING"])
 def test_apply_is_refused_in_every_state_the_cluster_exists_in(monkeypatch: pytest.MonkeyPatch, state: str) -> None:
     fake_credentials(monkeypatch)
     with StubAws(ok_empty, eks=eks_cluster_in(state)) as stub:
-        code, report, stderr = _cleanup(stub.url, "--apply")
+        code, report, stderr = _cleanup(stub.url, "--apply", "--account-id", ACCOUNT)
     assert code == exits.REFUSED
     assert report["cluster_status"] == state
     assert f"EKS cluster {CLUSTER} still exists in {REGION} (status {state})" in " ".join(stderr.split())
@@ -114,11 +118,12 @@ def test_an_unanswered_describe_cluster_is_an_error_not_a_go_ahead(monkeypatch: 
         return 403, '{"message": "not authorized to perform eks:DescribeCluster"}', "AccessDeniedException"
 
     with StubAws(ok_empty, eks=denied) as stub:
-        code, report, _stderr = _cleanup(stub.url, "--apply")
+        code, report, _stderr = _cleanup(stub.url, "--apply", "--account-id", ACCOUNT)
     assert code == exits.REMOTE_ERROR
     assert "DescribeCluster failed: AccessDeniedException" in report["error"]
     assert report["outcomes"] == []
     assert stub.calls == [], "nothing else is asked, let alone deleted"
+    assert stub.other_calls == ["GetCallerIdentity"], "only the account check came before it"
 
 
 @needs_moto_server
@@ -130,7 +135,7 @@ def test_rejected_credentials_fail_loudly(monkeypatch: pytest.MonkeyPatch) -> No
     assert code == exits.REMOTE_ERROR
     assert report["orphans"] == []
     assert "InvalidClientTokenId" in report["error"]
-    assert "DescribeCluster failed" in stderr, "the cluster check is the first call"
+    assert "GetCallerIdentity failed" in stderr, "the account check is the first call"
     assert "the result is unknown, not empty" in " ".join(stderr.split())
 
 
@@ -198,6 +203,62 @@ def test_unreachable_endpoint_fails_loudly(monkeypatch: pytest.MonkeyPatch) -> N
     fake_credentials(monkeypatch)
     from local_servers import free_port
 
-    code, report, _ = _cleanup(f"http://127.0.0.1:{free_port()}")
+    # botocore's standard mode retries a refused connection too; two tries keep the test short.
+    code, report, _ = _cleanup(f"http://127.0.0.1:{free_port()}", "--retry-attempts", "2")
     assert code == exits.REMOTE_ERROR
     assert "EndpointConnectionError" in report["error"]
+
+
+def test_credentials_of_another_account_are_refused_before_anything_is_read(monkeypatch: pytest.MonkeyPatch) -> None:
+    fake_credentials(monkeypatch)
+    with StubAws(ok_empty, others=other_services_ok("210987654321")) as stub:
+        code, report, stderr = _cleanup(stub.url, "--apply", "--account-id", ACCOUNT)
+        dry_code, dry_report, _ = _cleanup(stub.url, "--account-id", ACCOUNT)
+    assert code == dry_code == exits.REFUSED
+    assert report["account"] == "210987654321"
+    assert report["expected_account"] == ACCOUNT
+    assert report["orphans"] == report["outcomes"] == dry_report["orphans"] == []
+    assert "the AWS credentials are for account 210987654321, not --account-id 123456789012" in " ".join(stderr.split())
+    assert stub.other_calls == ["GetCallerIdentity"] * 2
+    assert stub.calls == stub.eks_calls == [], "not even DescribeCluster is asked"
+
+
+def test_a_dry_run_without_account_id_says_which_account_it_looks_at(monkeypatch: pytest.MonkeyPatch) -> None:
+    fake_credentials(monkeypatch)
+    with StubAws(ok_empty, others=other_services_ok("210987654321")) as stub:
+        result = run_cleanup("--cluster", CLUSTER, "--region", REGION, "--endpoint-url", stub.url)
+    assert result.exit_code == exits.OK
+    assert "AWS account 210987654321, region eu-west-2" in result.stdout
+
+
+def _throttled(action: str) -> str:
+    return error("Throttling", "Rate exceeded", 400, True)[1]
+
+
+@needs_moto_server
+def test_a_throttling_reply_inside_a_wait_is_retried_and_apply_succeeds(account: tuple[str, Clients]) -> None:
+    """Finding 8: with botocore's retries off, one Throttling answer to the load balancer wait's poll aborted
+    --apply. The proxy answers the first DescribeLoadBalancers after a DeleteLoadBalancer with Throttling."""
+    url, clients = account
+    seeded = seed(clients, CLUSTER)
+    state = {"deleted": False, "faulted": 0}
+
+    def throttle_first_poll(action: str, form: dict[str, list[str]]) -> tuple[int, str] | None:
+        elbv2 = form.get("Version") == ["2015-12-01"]
+        if elbv2 and action == "DeleteLoadBalancer":
+            state["deleted"] = True
+        if elbv2 and action == "DescribeLoadBalancers" and state["deleted"] and not state["faulted"]:
+            state["faulted"] += 1
+            return 400, _throttled(action)
+        return None
+
+    with FaultProxy(url, throttle_first_poll) as proxy:
+        code, report, _ = _cleanup(proxy.url, "--apply", "--account-id", ACCOUNT, "--retry-base-delay", "0")
+
+    assert code == exits.OK, report
+    assert report["error"] is None
+    assert state["faulted"] == 1
+    faulted = proxy.actions.index("DescribeLoadBalancers!")
+    assert proxy.actions[faulted - 1] == "DeleteLoadBalancer", "the throttled call was the wait's poll"
+    assert proxy.actions[faulted + 1] == "DescribeLoadBalancers", "botocore retried it at once"
+    assert not (seeded.orphans & existing(clients))

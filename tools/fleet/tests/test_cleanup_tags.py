@@ -95,3 +95,20 @@ def test_docs_list_every_tag_rule() -> None:
         key = rule.key.replace("{cluster}", "NAME")
         values = ", ".join(sorted(v.replace("{cluster}", "NAME") for v in rule.values))
         assert f"| `{key}` | `{values}` |" in section, rule
+
+
+def test_an_instance_needs_a_karpenter_tag_besides_the_cluster_tag() -> None:
+    owned = {"kubernetes.io/cluster/staging": "owned"}
+    assert classify({**owned, "karpenter.sh/nodepool": "default"}, "staging", "instance").ours
+    assert classify(
+        {"karpenter.sh/discovery": "staging", "karpenter.k8s.aws/ec2nodeclass": "x"}, "staging", "instance"
+    ).ours
+    node_group = classify(owned, "staging", "instance")
+    assert not node_group.ours
+    assert node_group.refusal is not None
+    assert "no Karpenter tag" in node_group.refusal
+    # Karpenter's discovery tag names the cluster on a security group, but does not make it the cluster's.
+    assert not classify({"karpenter.sh/discovery": "staging"}, "staging", "security-group").ours
+    assert not classify(
+        {"karpenter.sh/discovery": "staging-2", "karpenter.sh/nodepool": "a"}, "staging", "instance"
+    ).mentions_cluster

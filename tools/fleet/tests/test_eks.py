@@ -16,6 +16,13 @@ from typer.testing import CliRunner
 runner = CliRunner()
 
 
+@pytest.fixture(autouse=True)
+def packaged_calendar_only(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """A refreshed calendar in the developer's home must not change these results."""
+    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "data"))
+    monkeypatch.delenv("FLEET_EKS_CALENDAR", raising=False)
+
+
 def flat(text: str) -> str:
     """Rich wraps stderr at the terminal width; compare messages with whitespace collapsed."""
     return " ".join(text.split())
@@ -124,6 +131,46 @@ def test_own_calendar_and_invalid_calendar(tmp_path: Path) -> None:
 def test_bad_input_exits_3() -> None:
     assert runner.invoke(app, ["status"]).exit_code == exits.BAD_INPUT
     assert runner.invoke(app, ["status", "--version", "1.32", "--date", "26/11/2026"]).exit_code == exits.BAD_INPUT
+
+
+def test_one_day_left_is_one_day_not_one_days() -> None:
+    _, standard = run("--version", "1.32", "--date", "2026-03-22")
+    assert "leaves standard support on 2026-03-23, in 1 day;" in standard["message"]
+    _, extended = run("--version", "1.32", "--date", "2027-03-22")
+    assert "Extended support ends 2027-03-23 (1 day);" in extended["message"]
+    _, quiet = run("--version", "1.35", "--date", "2027-03-26", "--warn-days", "0")
+    assert quiet["message"] == "EKS 1.35 is in standard support until 2027-03-27 (1 day)."
+    for data in (standard, extended, quiet):
+        assert "1 days" not in data["message"]
+    _, two = run("--version", "1.32", "--date", "2026-03-21")
+    assert "in 2 days;" in two["message"]
+
+
+@pytest.mark.parametrize(
+    ("value", "why"),
+    [
+        ("2026-02-30", "February 2026 has 28 days"),
+        ("2026-04-31", "April 2026 has 30 days"),
+        ("2028-02-30", "February 2028 has 29 days"),
+        ("2026-02-00", "February 2026 has 28 days"),
+        ("2026-13-01", "there is no month 13"),
+    ],
+)
+def test_a_date_in_the_right_form_that_does_not_exist_says_so(value: str, why: str) -> None:
+    result = runner.invoke(app, ["status", "--version", "1.32", "--date", value])
+    assert result.exit_code == exits.BAD_INPUT
+    message = flat(result.stderr)
+    assert f"--date '{value}': not a calendar date ({why})" in message
+    assert "expected YYYY-MM-DD" not in message, "the value is in that form; the day is what is wrong"
+
+
+def test_dates_that_exist_or_are_in_another_form() -> None:
+    code, data = run("--version", "1.32", "--date", "2028-02-29")  # a leap day
+    assert (code, data["date"]) == (exits.PAST_SUPPORT, "2028-02-29")
+    for value in ("26/11/2026", "2026-11-26T00:00", "20261126", "2026-W48-4"):
+        result = runner.invoke(app, ["status", "--version", "1.32", "--date", value])
+        assert result.exit_code == exits.BAD_INPUT
+        assert f"--date {value!r}: expected YYYY-MM-DD" in flat(result.stderr)
 
 
 @pytest.mark.parametrize("version", ["abc", "1", "1.32x", "one.two", ""])

@@ -14,6 +14,11 @@ from fleet.validate.base import Check, CheckResult, Context, register, run_check
 from typer.testing import CliRunner
 
 REPO_ROOT = Path(__file__).resolve().parents[3]
+APPS_FIXTURES = Path(__file__).parent / "fixtures" / "apps"
+ALL_CHECKS = [
+    "yamllint", "k8s-schema", "crd-structure", "kustomize-resources", "new-app-output", "app-annotations",
+    "app-namespace-quota",
+]  # fmt: skip
 runner = CliRunner()
 cli = typer.Typer()
 cli.command()(validate_command)
@@ -100,13 +105,47 @@ def test_the_repository_passes() -> None:
     code, data = validate(REPO_ROOT)
     assert code == 0, json.dumps(data, indent=1)
     assert data["ok"] is True
-    assert list(by_name(data)) == ["yamllint", "k8s-schema", "crd-structure", "kustomize-resources", "new-app-output"]
+    assert list(by_name(data)) == ALL_CHECKS
 
 
-def test_an_empty_repository_passes(tmp_path: Path) -> None:
+def test_an_empty_repository_passes_but_says_what_had_nothing_to_check(tmp_path: Path) -> None:
     code, data = validate(tmp_path)  # no k8s/, no .yamllint.yaml: the fallback config applies
     assert code == 0
-    assert by_name(data)["new-app-output"]["ok"] is True
+    checks = by_name(data)
+    assert checks["new-app-output"]["status"] == "pass"
+    assert checks["new-app-output"]["checked"] > 0
+    nothing = [name for name in ALL_CHECKS if name != "new-app-output"]
+    assert [c["name"] for c in data["checks"] if c["status"] == "nothing"] == nothing
+    assert (data["outcome"], data["checked_something"], data["nothing_to_check"]) == ("passed", 1, nothing)
+    result = runner.invoke(cli, ["--root", str(tmp_path)], env={"COLUMNS": "300"})
+    assert result.exit_code == 0
+    assert "all checks passed" not in result.stdout
+    assert "NOTHING" in result.stdout
+    assert "1 of 7 checks had something to check and passed; 6 had nothing to check: yamllint" in result.stdout
+
+
+def test_nothing_to_check_is_not_a_pass(tmp_path: Path) -> None:
+    """Finding 10: `fleet validate` said "all checks passed" when there was nothing to check."""
+    result = runner.invoke(cli, ["--root", str(tmp_path), "--check", "yamllint", "--check", "k8s-schema"],
+                           env={"COLUMNS": "300"})  # fmt: skip
+    assert result.exit_code == exits.FINDINGS
+    assert "all checks passed" not in result.stdout
+    assert f"nothing to check: no check found anything to look at under {tmp_path.resolve()}" in result.stdout
+    code, data = validate(tmp_path, "--check", "yamllint")
+    assert code == exits.FINDINGS
+    assert (data["ok"], data["outcome"], data["checked_something"]) == (False, "nothing-to-check", 0)
+    assert by_name(data)["yamllint"]["status"] == "nothing"
+    assert by_name(data)["yamllint"]["ok"] is True  # nothing wrong was found; nothing was found at all
+
+
+def test_a_check_that_looked_at_something_passes(tmp_path: Path) -> None:
+    root = make_repo(tmp_path, {"web.yaml": DEPLOYMENT})
+    code, data = validate(root, "--check", "yamllint", "--check", "crd-structure")
+    assert code == 0
+    assert [(c["name"], c["status"], c["checked"]) for c in data["checks"]] == [
+        ("yamllint", "pass", 1),
+        ("crd-structure", "nothing", 0),  # a Deployment is not a custom resource
+    ]
 
 
 def test_good_manifests_pass(tmp_path: Path) -> None:
@@ -201,7 +240,7 @@ def test_registry_runs_added_checks_and_survives_a_crash(monkeypatch: pytest.Mon
             raise RuntimeError("kaput")
 
     results = run_checks(Context(tmp_path), ["boom", "yamllint"])
-    assert [(r.name, r.ok) for r in results] == [("boom", False), ("yamllint", True)]
+    assert [(r.name, r.ok, r.status.value) for r in results] == [("boom", False, "fail"), ("yamllint", True, "nothing")]
     assert results[0].errors == ["RuntimeError: kaput"]
     with pytest.raises(ValueError, match="unique name"):
         register(Boom)
@@ -223,3 +262,93 @@ def test_list_and_plain_output(tmp_path: Path) -> None:
     assert result.exit_code == exits.FINDINGS
     assert "FAIL" in result.stdout
     assert "FAILED: yamllint" in result.stdout
+
+
+def test_app_annotations_pass_on_the_good_fixture() -> None:
+    code, data = validate(APPS_FIXTURES / "good", "--check", "app-annotations", "--check", "app-namespace-quota")
+    assert code == 0, json.dumps(data, indent=1)
+    checks = by_name(data)
+    assert (checks["app-annotations"]["status"], checks["app-annotations"]["checked"]) == ("pass", 2)
+    assert (checks["app-namespace-quota"]["status"], checks["app-namespace-quota"]["checked"]) == ("pass", 2)
+    assert validate(APPS_FIXTURES / "good")[0] == 0  # and every other check too
+
+
+def test_app_annotations_fail_naming_the_app_and_the_annotation() -> None:
+    code, data = validate(APPS_FIXTURES / "broken", "--check", "app-annotations")
+    assert code == exits.FINDINGS
+    errors = by_name(data)["app-annotations"]["errors"]
+    assert errors[:2] == [
+        "app cart (k8s/applications/base/cart): missing annotation fleet.platform/owner (new-app sets it with --owner)",
+        "app cart (k8s/applications/base/cart): annotation fleet.platform/runbook 'ftp://runbooks.example.com/cart': "
+        "must be an http:// or https:// URL with a host",
+    ]
+    legacy = [e for e in errors if e.startswith("app legacy ")]  # every required one; dashboard is optional
+    assert [e.split("annotation ")[1].split(" ")[0] for e in legacy] == [
+        "fleet.platform/owner", "fleet.platform/tier", "fleet.platform/slo", "fleet.platform/runbook",
+        "fleet.platform/repo",
+    ]  # fmt: skip
+    assert not any(e.startswith("app search ") for e in errors)
+
+
+def write_app(root: Path, app: str, files: dict[str, str]) -> None:
+    for name, text in files.items():
+        path = root / "k8s" / "applications" / "base" / app / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text)
+
+
+QUOTA = """\
+apiVersion: v1
+kind: ResourceQuota
+metadata:
+  name: {name}
+  namespace: applications
+spec:
+  hard:
+    pods: "{pods}"
+"""
+HPA = """\
+apiVersion: autoscaling/v2
+kind: HorizontalPodAutoscaler
+metadata:
+  name: {name}
+  namespace: applications
+spec:
+  scaleTargetRef:
+    apiVersion: apps/v1
+    kind: Deployment
+    name: {name}
+  maxReplicas: {max}
+"""
+
+
+def test_a_quota_written_into_the_shared_namespace_fails(tmp_path: Path) -> None:
+    """Finding 9 as the old new-app left it: shop's `pods: "4"` quota in `applications`, LoadHarness scaling to 8."""
+    shop = {"quota.yaml": QUOTA.format(name="shop", pods=4), "hpa.yaml": HPA.format(name="shop", max=3)}
+    write_app(tmp_path, "shop", shop)
+    write_app(tmp_path, "load-harness", {"hpa.yaml": HPA.format(name="load-harness", max=8)})
+    code, data = validate(tmp_path, "--check", "app-namespace-quota")
+    assert code == exits.FINDINGS
+    errors = by_name(data)["app-namespace-quota"]["errors"]
+    assert errors == [
+        "app shop (k8s/applications/base/shop/quota.yaml): ResourceQuota/shop caps the whole namespace applications, "
+        "which load-harness share(s); leave it to the namespace's owner or give the app its own namespace "
+        "(new-app --own-namespace)",
+        "k8s/applications/base/shop/quota.yaml: ResourceQuota/shop allows 4 pod(s) in namespace applications, but its "
+        "HPAs scale to 13 (load-harness 8+1, shop 3+1); raise the quota or lower maxReplicas",
+    ]
+
+
+def test_a_namespace_owners_quota_must_fit_every_hpa(tmp_path: Path) -> None:
+    write_app(tmp_path, "load-harness", {"hpa.yaml": HPA.format(name="load-harness", max=8)})
+    owner_quota = tmp_path / "k8s" / "infrastructure" / "configs" / "applications-quota.yaml"
+    owner_quota.parent.mkdir(parents=True)
+    owner_quota.write_text(QUOTA.format(name="applications", pods=9))
+    assert validate(tmp_path, "--check", "app-namespace-quota")[0] == 0  # 8 + 1 surge fits 9
+    owner_quota.write_text(QUOTA.format(name="applications", pods=8))
+    code, data = validate(tmp_path, "--check", "app-namespace-quota")
+    assert code == exits.FINDINGS
+    assert by_name(data)["app-namespace-quota"]["errors"] == [
+        "k8s/infrastructure/configs/applications-quota.yaml: ResourceQuota/applications allows 8 pod(s) in namespace "
+        "applications, but its HPAs scale to 9 (load-harness 8+1); raise the quota or lower maxReplicas"
+    ]

@@ -1,3 +1,9 @@
 """fleet: the platform operations CLI."""
 
-__version__ = "0.1.0"
+from importlib.metadata import PackageNotFoundError, version
+
+try:
+    # The installed distribution's version, so `fleet --version` never disagrees with pyproject.toml.
+    __version__ = version("fleet")
+except PackageNotFoundError:  # running from a source tree that was never installed
+    __version__ = "0.0.0+unknown"

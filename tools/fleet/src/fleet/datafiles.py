@@ -53,6 +53,8 @@ def read_yaml(path: Path) -> Any:
         return yaml.safe_load(text)
     except yaml.YAMLError as exc:
         raise DataFileError(f"{path}: not valid YAML: {exc}") from exc
+    except ValueError as exc:  # YAML reads an unquoted 2026-02-30 as a date, and the calendar refuses it
+        raise DataFileError(f"{path}: a value YAML cannot read: {exc} (a date that does not exist?)") from exc
 
 
 def load_model(path: Path, model: type[ModelT]) -> ModelT:

@@ -2,42 +2,29 @@
 
 Worst case is the budget: a Deployment or StatefulSet that an HPA targets counts at the HPA's maxReplicas,
 because the node must have room for the peak the HPA may scale to; otherwise the extra pods sit Pending
-exactly when load is highest. Kustomize patches are not applied: point it at plain files or a base.
+exactly when load is highest. Flux HelmReleases count through data/chart-pods.yaml (fleet/capacity/charts.py).
+Kustomize patches are not applied: point it at plain files or a base.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Any
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict
 
-from fleet.datafiles import load_model, packaged
+from fleet.capacity.charts import ChartTable, count_release, is_helm_release, oci_chart_names
+from fleet.capacity.system import SystemRow, replace_by_releases
 from fleet.k8s_yaml import KUSTOMIZATION_NAMES, is_kubernetes_object, is_kustomize_config, iter_yaml_files
 from fleet.k8s_yaml import load_documents as _load
 
 REPLICATED = {"Deployment", "StatefulSet", "ReplicaSet", "ReplicationController"}
 
 
-class SystemEntry(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-    pods: Annotated[int, Field(ge=0)]
-    what: str = ""
-
-
-class SystemTable(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-    system_pods: dict[str, SystemEntry]
-
-
-def load_system_table(path: Path | None = None) -> SystemTable:
-    return load_model(path or packaged("system-pods.yaml"), SystemTable)
-
-
-@dataclass(frozen=True)
-class Workload:
+class Workload(BaseModel):
+    model_config = ConfigDict(frozen=True)
     kind: str
     name: str
     namespace: str
@@ -45,16 +32,22 @@ class Workload:
     basis: str  # why this many pods
     source: str  # file it came from
     counted: bool = True  # False when the system table already covers its namespace
+    chart: str | None = None  # HelmReleases: the chart's name
+    assumed: bool = False  # a HelmRelease of a chart that chart-pods.yaml lacks: its count is a guess
 
 
-@dataclass
-class Scan:
-    workloads: list[Workload] = field(default_factory=list)
-    warnings: list[str] = field(default_factory=list)
+class Scan(BaseModel):
+    workloads: list[Workload] = []
+    system: list[SystemRow] = []
+    warnings: list[str] = []
 
     @property
     def pods(self) -> int:
         return sum(w.pods for w in self.workloads if w.counted)
+
+    @property
+    def system_pods(self) -> int:
+        return sum(row.pods for row in self.system if row.counted)
 
 
 @dataclass
@@ -137,12 +130,65 @@ def _int(value: Any, default: int) -> int:
     return value if isinstance(value, int) and value >= 0 else default
 
 
-def scan_manifests(root: Path, system_namespaces: set[str]) -> Scan:
+def _release_workload(doc: _Doc, charts: ChartTable, oci: dict[tuple[str, str], str], scan: Scan) -> Workload:
+    meta, spec = _dict(doc.obj.get("metadata")), _dict(doc.obj.get("spec"))
+    name = str(meta.get("name", "?"))
+    # The release's pods run in spec.targetNamespace when set (Flux often keeps HelmReleases in flux-system).
+    namespace = str(spec.get("targetNamespace") or meta.get("namespace") or doc.namespace or "default")
+    release = count_release(doc.obj, charts, oci)
+    scan.warnings += [f"{doc.path}: HelmRelease {namespace}/{name}: {w}" for w in release.warnings]
+    return Workload(
+        kind="HelmRelease",
+        name=name,
+        namespace=namespace,
+        pods=release.pods,
+        basis=release.basis,
+        source=str(doc.path),
+        chart=release.chart,
+        assumed=release.known_chart is None,
+    )
+
+
+def _workload(doc: _Doc, ns: str, hpa_max: dict[tuple[str, str, str], tuple[int, str]]) -> Workload | None:
+    kind, spec = doc.obj["kind"], _dict(doc.obj.get("spec"))
+    name = str(_dict(doc.obj.get("metadata")).get("name", "?"))
+    if kind in REPLICATED:
+        if (ns, kind, name) in hpa_max:
+            pods, hpa = hpa_max[(ns, kind, name)]
+            basis = f"HPA {hpa} maxReplicas (worst case)"
+        else:
+            pods, basis = _int(spec.get("replicas"), 1), "replicas"
+    elif kind == "DaemonSet":
+        pods, basis = 1, "DaemonSet: 1 per node"
+    elif kind == "Pod":
+        pods, basis = 1, "bare Pod"
+    elif kind == "Job":
+        pods, basis = _int(spec.get("parallelism"), 1), "Job parallelism"
+    elif kind == "CronJob":
+        job = _dict(_dict(spec.get("jobTemplate")).get("spec"))
+        pods, basis = _int(job.get("parallelism"), 1), "CronJob parallelism while it runs"
+    else:
+        return None
+    return Workload(kind=kind, name=name, namespace=ns, pods=pods, basis=basis, source=str(doc.path))
+
+
+def scan_manifests(root: Path, system: list[SystemRow], charts: ChartTable) -> Scan:
+    """Workloads and HelmReleases under `root`, and the system rows that still count beside them.
+
+    A HelmRelease is always counted; a system row naming its chart gives way to it. A plain workload in a
+    namespace that a counted system row covers (Flux's own Deployments in flux-system) is listed, not counted.
+    """
     scan = Scan()
     docs = collect(root, scan)
 
     def ns_of(doc: _Doc) -> str:
         return str(_dict(doc.obj.get("metadata")).get("namespace") or doc.namespace or "default")
+
+    oci = oci_chart_names([doc.obj for doc in docs])
+    releases = [_release_workload(doc, charts, oci, scan) for doc in docs if is_helm_release(doc.obj)]
+    installed = {w.chart: f"HelmRelease {w.namespace}/{w.name}" for w in releases if w.chart and not w.assumed}
+    scan.system = replace_by_releases(system, installed)
+    covered = {row.namespace for row in scan.system if row.counted}
 
     hpa_max: dict[tuple[str, str, str], tuple[int, str]] = {}
     for doc in docs:
@@ -155,28 +201,12 @@ def scan_manifests(root: Path, system_namespaces: set[str]) -> Scan:
                 hpa,
             )
     for doc in docs:
-        kind, spec = doc.obj["kind"], _dict(doc.obj.get("spec"))
-        name = str(_dict(doc.obj.get("metadata")).get("name", "?"))
-        ns = ns_of(doc)
-        if kind in REPLICATED:
-            if (ns, kind, name) in hpa_max:
-                pods, hpa = hpa_max[(ns, kind, name)]
-                basis = f"HPA {hpa} maxReplicas (worst case)"
-            else:
-                pods, basis = _int(spec.get("replicas"), 1), "replicas"
-        elif kind == "DaemonSet":
-            pods, basis = 1, "DaemonSet: 1 per node"
-        elif kind == "Pod":
-            pods, basis = 1, "bare Pod"
-        elif kind == "Job":
-            pods, basis = _int(spec.get("parallelism"), 1), "Job parallelism"
-        elif kind == "CronJob":
-            job = _dict(_dict(spec.get("jobTemplate")).get("spec"))
-            pods, basis = _int(job.get("parallelism"), 1), "CronJob parallelism while it runs"
-        else:
+        workload = _workload(doc, ns_of(doc), hpa_max)
+        if workload is None:
             continue
-        counted = ns not in system_namespaces
-        if not counted:
-            basis += "; namespace counted by the system table"
-        scan.workloads.append(Workload(kind, name, ns, pods, basis, str(doc.path), counted))
+        if workload.namespace in covered:
+            basis = workload.basis + "; namespace counted by the system table"
+            workload = workload.model_copy(update={"counted": False, "basis": basis})
+        scan.workloads.append(workload)
+    scan.workloads += releases
     return scan

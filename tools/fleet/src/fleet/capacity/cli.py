@@ -1,7 +1,8 @@
 """`fleet capacity max-pods` and `fleet capacity budget`.
 
 Exit codes (fleet/exits.py): max-pods 0, or 3 for an unknown instance type or a bad table file.
-budget 0 when the free pod slots are at least --buffer, 1 when they are fewer, 3 for bad input.
+budget 0 when the free pod slots are at least --buffer, 1 when they are fewer, 3 for bad input (a missing
+--manifests, a bad table file, an unknown --addons name, a bad --system-pods).
 """
 
 from __future__ import annotations
@@ -14,8 +15,10 @@ from rich.console import Console
 from rich.table import Table
 
 from fleet import exits
-from fleet.capacity.budget import SystemTable, load_system_table, scan_manifests
+from fleet.capacity.budget import scan_manifests
+from fleet.capacity.charts import ChartTable, load_chart_table
 from fleet.capacity.enis import InstanceTable, MaxPods, load_instance_types, max_pods
+from fleet.capacity.system import SystemRow, SystemTable, load_system_table, parse_addons, system_rows
 from fleet.datafiles import DataFileError
 from fleet.exits import die
 from fleet.output import emit
@@ -73,18 +76,42 @@ def max_pods_command(
     )
 
 
-def _system_table(path: Path | None, overrides: list[str] | None) -> dict[str, tuple[int, str]]:
+def _system(path: Path | None, addons: str | None, overrides: list[str] | None) -> list[SystemRow]:
     try:
         table: SystemTable = load_system_table(path)
     except DataFileError as exc:
         die(str(exc), EXIT_BAD_INPUT)
-    entries = {ns: (e.pods, e.what) for ns, e in table.system_pods.items()}
+    try:
+        chosen = parse_addons(addons, table)
+    except ValueError as exc:
+        die(str(exc), EXIT_BAD_INPUT)
+    counts: dict[str, int] = {}
     for raw in overrides or []:
         ns, sep, count = raw.partition("=")
         if not sep or not ns or not count.isdigit():
             die(f"--system-pods {raw!r}: expected NAMESPACE=COUNT", EXIT_BAD_INPUT)
-        entries[ns] = (int(count), "set by --system-pods")
-    return {ns: v for ns, v in entries.items() if v[0] > 0}
+        counts[ns] = int(count)
+    return system_rows(table, chosen, counts)
+
+
+def _charts(path: Path | None) -> ChartTable:
+    try:
+        return load_chart_table(path)
+    except DataFileError as exc:
+        die(str(exc), EXIT_BAD_INPUT)
+
+
+def _system_row_json(row: SystemRow) -> dict[str, Any]:
+    return {
+        "namespace": row.namespace,
+        "name": row.name,
+        "pods": row.pods,
+        "what": row.what,
+        "source": row.source,
+        "counted": row.counted,
+        "addon": row.addon,
+        "replaced_by": row.replaced_by,
+    }
 
 
 @app.command("budget")
@@ -92,43 +119,40 @@ def budget_command(
     manifests: Annotated[Path, typer.Option(help="Directory (or file) of Kubernetes YAML to count.")],
     instance_type: Annotated[str, typer.Option("--instance-type", help="Node instance type.")] = "t3.large",
     buffer: Annotated[int, typer.Option(min=0, help="Free pod slots required (for rollouts, debugging).")] = 2,
+    addons: Annotated[
+        str | None,
+        typer.Option(
+            "--addons",
+            help="EKS add-ons installed, comma-separated (replaces the default set), or +NAME,... to add to it.",
+        ),
+    ] = None,
     system_pods: Annotated[
         list[str] | None, typer.Option("--system-pods", help="Override a system namespace: NAMESPACE=COUNT.")
     ] = None,
     system_pods_file: Annotated[Path | None, typer.Option(help="Your own system pod table.")] = None,
+    chart_pods_file: Annotated[
+        Path | None, typer.Option("--chart-pods", help="Your own chart table (see data/chart-pods.yaml).")
+    ] = None,
     prefix_delegation: PrefixOpt = False,
     table_file: TableOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
-    """Pods the manifests and the platform's system components need, against one node's max pods."""
+    """Pods the manifests (HelmReleases included) and the system components need, against one node's max pods."""
     if not manifests.exists():
         die(f"--manifests {manifests}: no such file or directory", EXIT_BAD_INPUT)
     node = _max_pods(table_file, instance_type, prefix_delegation)
-    system = _system_table(system_pods_file, system_pods)
-    scan = scan_manifests(manifests, set(system))
-    system_total = sum(pods for pods, _ in system.values())
-    total = scan.pods + system_total
+    scan = scan_manifests(manifests, _system(system_pods_file, addons, system_pods), _charts(chart_pods_file))
+    total = scan.pods + scan.system_pods
     free = node.max_pods - total
     data = {
         "instance_type": instance_type,
         "prefix_delegation": prefix_delegation,
         "max_pods": node.max_pods,
         "buffer_required": buffer,
-        "workloads": [
-            {
-                "kind": w.kind,
-                "name": w.name,
-                "namespace": w.namespace,
-                "pods": w.pods,
-                "basis": w.basis,
-                "source": w.source,
-                "counted": w.counted,
-            }
-            for w in scan.workloads
-        ],
-        "system": [{"namespace": ns, "pods": pods, "what": what} for ns, (pods, what) in system.items()],
+        "workloads": [w.model_dump() for w in scan.workloads],
+        "system": [_system_row_json(row) for row in scan.system],
         "workload_pods": scan.pods,
-        "system_pods": system_total,
+        "system_pods": scan.system_pods,
         "total_pods": total,
         "free_slots": free,
         "ok": free >= buffer,
@@ -139,8 +163,11 @@ def budget_command(
         table = Table(title=f"Pod budget on one {instance_type} ({node.max_pods} pods max)")
         for col in ("Namespace", "Workload", "Pods", "Basis"):
             table.add_column(col, justify="right" if col == "Pods" else "left")
-        for ns, (pods, what) in system.items():
-            table.add_row(ns, f"[dim]{what}", str(pods), "system table")
+        for row in scan.system:
+            pods = str(row.pods) if row.counted else f"({row.pods})"
+            basis = "EKS add-on (--addons)" if row.addon else "system table"
+            basis = f"replaced by {row.replaced_by}" if row.replaced_by else basis
+            table.add_row(row.namespace, f"[dim]{row.name}: {row.what}", pods, basis)
         for w in scan.workloads:
             table.add_row(w.namespace, f"{w.kind}/{w.name}", str(w.pods) if w.counted else f"({w.pods})", w.basis)
         table.add_section()

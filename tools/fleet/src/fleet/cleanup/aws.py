@@ -1,28 +1,29 @@
-"""AWS access for cleanup: every call goes through `Aws.call`, which retries what is transient and raises
-`AwsError` for everything else.
+"""AWS access for cleanup: every call goes through `Aws.call` (or `Aws.paginate`), which raises `AwsError`
+for anything AWS does not answer with success.
 
 The original bash scripts ran `aws ... 2>/dev/null || true`, so an expired token printed "nothing to clean
 up". Here no error is ever swallowed: a call either returns AWS's answer or raises.
+
+Retries have one home: botocore's "standard" retry mode, set on every client. It retries throttling, 5xx
+answers and dropped connections with jittered exponential backoff, including each poll a waiter makes. The
+only retries `Aws.call` adds itself are `retry_codes`, which are not blips but dependencies still in place
+(`DependencyViolation` while a deleted load balancer's ENIs linger): those wait with a progress line each time.
 """
 
 from __future__ import annotations
 
+import sys
 import time
 from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
 import boto3
 from botocore.config import Config
-from botocore.exceptions import (
-    BotoCoreError,
-    ClientError,
-    ConnectionClosedError,
-    NoCredentialsError,
-    ReadTimeoutError,
-    WaiterError,
-)
+from botocore.exceptions import BotoCoreError, ClientError, NoCredentialsError, WaiterError
 
+# What botocore's standard mode retries (and fleet then reports as "kept throttling"), for the error hint.
 TRANSIENT_CODES = frozenset(
     {
         "Throttling",
@@ -57,9 +58,14 @@ AUTH_CODES = frozenset(
         "403",
     }
 )
-# A dropped connection or slow answer is worth another try; an unreachable endpoint is a setting, so it
-# fails fast.
-_TRANSIENT_NETWORK = (ConnectionClosedError, ReadTimeoutError)
+
+Progress = Callable[[str], None]
+
+
+def print_to_stderr(message: str) -> None:
+    """The default progress sink: one plain line on stderr, so stdout (and --json) stays clean."""
+    sys.stderr.write(f"{message}\n")
+    sys.stderr.flush()
 
 
 class AwsError(Exception):
@@ -85,7 +91,10 @@ def _hint(code: str) -> str:
 
 @dataclass(frozen=True)
 class RetryPolicy:
-    """Bounded exponential backoff: after failed attempt n, wait min(max_delay, base_delay * 2**(n-1))."""
+    """`attempts`: tries per AWS call, handed to botocore's standard retry mode (throttling, 5xx, network).
+    `base_delay`/`max_delay`: the pause before retry n of a `retry_codes` error, min(max, base * 2**(n-1)).
+    `waiter_delay`/`waiter_attempts`: how often and how long `wait_until` polls for a state change.
+    """
 
     attempts: int = 8
     base_delay: float = 1.0
@@ -96,9 +105,15 @@ class RetryPolicy:
     def delay(self, attempt: int) -> float:
         return min(self.max_delay, self.base_delay * 2 ** (attempt - 1))
 
+    def botocore_config(self) -> Config:
+        # total_max_attempts counts the first try too (botocore's max_attempts would count retries only).
+        retries: Any = {"mode": "standard", "total_max_attempts": self.attempts}
+        return Config(retries=retries, connect_timeout=5, read_timeout=30)
+
 
 class Aws:
-    """EC2, ELBv2 and EKS clients for one region, plus retrying call, pagination and waiter helpers."""
+    """One region's clients (EC2, ELBv2, classic ELB, EKS, CloudWatch Logs, IAM, STS), all with botocore's
+    standard retries, plus the error-translating call, pagination and waiter helpers."""
 
     def __init__(
         self,
@@ -106,44 +121,59 @@ class Aws:
         endpoint_url: str | None = None,
         policy: RetryPolicy | None = None,
         sleep: Callable[[float], None] = time.sleep,
+        progress: Progress = print_to_stderr,
     ) -> None:
         self.policy = policy or RetryPolicy()
-        self._sleep = sleep
-        # botocore's own retries are off so that there is one retry loop, ours, with one documented bound.
-        config = Config(retries={"total_max_attempts": 1}, connect_timeout=5, read_timeout=30)
+        self.region = region
+        self.sleep = sleep
+        self.progress = progress
+        config = self.policy.botocore_config()
         session = boto3.session.Session(region_name=region)
-        self.ec2: Any = session.client("ec2", endpoint_url=endpoint_url, config=config)
-        self.elbv2: Any = session.client("elbv2", endpoint_url=endpoint_url, config=config)
+
+        def client(service: str) -> Any:
+            return session.client(service, endpoint_url=endpoint_url, config=config)
+
+        self.ec2: Any = client("ec2")
+        self.elbv2: Any = client("elbv2")
+        self.elb: Any = client("elb")
         # EKS is only asked whether the cluster still exists: deleting a live cluster's resources breaks it.
-        self.eks: Any = session.client("eks", endpoint_url=endpoint_url, config=config)
+        self.eks: Any = client("eks")
+        self.logs: Any = client("logs")
+        # IAM is global: the finders check that what they match belongs to this region's cluster.
+        self.iam: Any = client("iam")
+        self.sts: Any = client("sts")
 
     def call(self, client: Any, operation: str, *, retry_codes: Sequence[str] = (), **params: Any) -> dict[str, Any]:
-        """Call `client.operation(**params)`, retrying throttling, 5xx, network blips and `retry_codes`."""
-        name = client.meta.method_to_api_mapping.get(operation, operation)
-        retriable = TRANSIENT_CODES | frozenset(retry_codes)
+        """Call `client.operation(**params)`; botocore has already retried blips, so an error here is final,
+        except a code in `retry_codes` (a dependency still in place), which waits and tries again."""
+        name = api_name(client, operation)
         for attempt in range(1, self.policy.attempts + 1):
             try:
-                result: dict[str, Any] = getattr(client, operation)(**params)
-                return result
-            except ClientError as exc:
-                code = exc.response.get("Error", {}).get("Code", "Unknown")
-                message = exc.response.get("Error", {}).get("Message", str(exc))
-                if code not in retriable or attempt == self.policy.attempts:
-                    raise AwsError(name, code, message, attempt) from exc
-            except _TRANSIENT_NETWORK as exc:
-                if attempt == self.policy.attempts:
-                    raise AwsError(name, type(exc).__name__, str(exc), attempt) from exc
-            except NoCredentialsError as exc:
-                raise AwsError(name, "NoCredentials", "no AWS credentials found", attempt) from exc
-            except BotoCoreError as exc:
-                raise AwsError(name, type(exc).__name__, str(exc), attempt) from exc
-            self._sleep(self.policy.delay(attempt))
+                with translated(name):
+                    result: dict[str, Any] = getattr(client, operation)(**params)
+                    return result
+            except AwsError as exc:
+                if exc.code not in retry_codes or attempt == self.policy.attempts:
+                    raise
+                pause = self.policy.delay(attempt)
+                self.progress(
+                    f"  {name}: {exc.code}, a dependency is still in place; trying again in {pause:g} s"
+                    f" ({attempt}/{self.policy.attempts - 1})"
+                )
+                self.sleep(pause)
         raise AssertionError("unreachable: the loop returns or raises")  # pragma: no cover
+
+    def paginate(self, client: Any, operation: str, result_key: str, **params: Any) -> Iterator[dict[str, Any]]:
+        """Every item of a paginated call, through boto3's paginator (it knows each API's token names)."""
+        name = api_name(client, operation)
+        with translated(name):
+            for page in client.get_paginator(operation).paginate(**params):
+                yield from page.get(result_key, [])
 
     def pages(
         self, client: Any, operation: str, result_key: str, *, marker: bool = False, **params: Any
     ) -> Iterator[dict[str, Any]]:
-        """Yield every item of a paginated describe call, one retried request per page.
+        """Yield every item of a paginated describe call, one request per page.
 
         EC2 pages with NextToken in and out; ELBv2 takes `Marker` and answers `NextMarker` (marker=True).
         """
@@ -157,7 +187,8 @@ class Aws:
             params[in_key] = next_token
 
     def wait(self, client: Any, waiter_name: str, **params: Any) -> None:
-        """Run a boto3 waiter with the policy's delay and bound; a timeout or error raises AwsError."""
+        """Run a boto3 waiter with the policy's delay and bound; a timeout or error raises AwsError.
+        (Cleanup itself uses `waiting.wait_until`, which prints progress; this stays for other commands.)"""
         waiter = client.get_waiter(waiter_name)
         config = {"Delay": self.policy.waiter_delay, "MaxAttempts": self.policy.waiter_attempts}
         try:
@@ -167,3 +198,25 @@ class Aws:
             raise AwsError(
                 f"waiter {waiter_name}", error.get("Code", "WaiterTimeout"), error.get("Message", str(exc))
             ) from exc
+
+
+def api_name(client: Any, operation: str) -> str:
+    """`describe_load_balancers` -> `DescribeLoadBalancers`, the name AWS's errors and IAM policies use."""
+    mapping: dict[str, str] = getattr(getattr(client, "meta", None), "method_to_api_mapping", {})
+    return mapping.get(operation, operation)
+
+
+@contextmanager
+def translated(name: str) -> Iterator[None]:
+    """Turn botocore's exceptions into AwsError (code, message, how many tries botocore made)."""
+    try:
+        yield
+    except ClientError as exc:
+        error = exc.response.get("Error", {})
+        retries = exc.response.get("ResponseMetadata", {}).get("RetryAttempts", 0)
+        code, message = error.get("Code", "Unknown"), error.get("Message", str(exc))
+        raise AwsError(name, code, message, int(retries) + 1) from exc
+    except NoCredentialsError as exc:
+        raise AwsError(name, "NoCredentials", "no AWS credentials found") from exc
+    except BotoCoreError as exc:
+        raise AwsError(name, type(exc).__name__, str(exc)) from exc

@@ -6,23 +6,37 @@ them while the cluster exists takes down its ingress. There is no override: dele
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from fleet.cleanup.aws import Aws, AwsError
 
 # What EKS answers for a cluster name it does not know: the only answer that lets --apply proceed.
 GONE_CODE = "ResourceNotFoundException"
 
 
-def cluster_status(aws: Aws, cluster: str) -> str | None:
-    """The cluster's status (CREATING, ACTIVE, UPDATING, DELETING, FAILED, PENDING), or None once it is gone.
+@dataclass(frozen=True)
+class ClusterState:
+    """EKS's answer: `status` None once the cluster is gone; `oidc_issuer` while it exists and has one."""
 
-    Any other error (no permission for eks:DescribeCluster, throttling after the retries) raises AwsError:
-    "could not ask" must never be read as "the cluster is gone".
-    """
+    status: str | None
+    oidc_issuer: str | None = None
+
+
+def cluster_state(aws: Aws, cluster: str) -> ClusterState:
+    """Ask eks:DescribeCluster. Any error but "not found" (no permission, throttling after the retries)
+    raises AwsError: "could not ask" must never be read as "the cluster is gone"."""
     try:
         answer = aws.call(aws.eks, "describe_cluster", name=cluster)
     except AwsError as exc:
         if exc.code == GONE_CODE:
-            return None
+            return ClusterState(status=None)
         raise
+    found = answer.get("cluster", {})
+    issuer = (found.get("identity") or {}).get("oidc", {}).get("issuer")
     # A cluster that exists but reports no status is still a cluster: refuse rather than guess.
-    return str(answer.get("cluster", {}).get("status") or "UNKNOWN")
+    return ClusterState(status=str(found.get("status") or "UNKNOWN"), oidc_issuer=issuer or None)
+
+
+def cluster_status(aws: Aws, cluster: str) -> str | None:
+    """The cluster's status (CREATING, ACTIVE, UPDATING, DELETING, FAILED, PENDING), or None once it is gone."""
+    return cluster_state(aws, cluster).status

@@ -16,16 +16,28 @@ CLUSTER = "{cluster}"
 
 ALL_KINDS = frozenset(
     {
+        "instance",
+        "launch-template",
         "load-balancer",
         "listener",
         "target-group",
+        "classic-load-balancer",
         "network-interface",
         "security-group",
         "volume",
+        "snapshot",
         "elastic-ip",
+        "log-group",
+        "oidc-provider",
+        "iam-role",
     }
 )
+# `shared` is ownership only on the load balancers the Load Balancer Controller and service controller make.
 ELB_KINDS = frozenset({"load-balancer", "listener", "target-group"})
+# What a node autoscaler launches. A cluster tag alone is not enough on these: a managed node group's or
+# Terraform's instance carries it too, and those have owners that remove them. Karpenter's own tags decide.
+AUTOSCALER_KINDS = frozenset({"instance", "launch-template"})
+KARPENTER_MARKERS = ("karpenter.sh/nodepool", "karpenter.k8s.aws/ec2nodeclass")
 
 
 @dataclass(frozen=True)
@@ -52,7 +64,7 @@ TAG_RULES: tuple[TagRule, ...] = (
         "kubernetes.io/cluster/{cluster}",
         frozenset({"owned"}),
         ALL_KINDS,
-        "Kubernetes cloud provider, EKS, EBS CSI driver, Load Balancer Controller",
+        "Kubernetes cloud provider (classic ELBs too), EKS, EBS CSI driver, Load Balancer Controller, Karpenter",
     ),
     # `shared` means "used by, but outlives, the cluster" (Kubernetes convention): a Terraform-managed
     # security group or subnet carries it. Only a load balancer cannot outlive the Service that created it.
@@ -67,6 +79,14 @@ TAG_RULES: tuple[TagRule, ...] = (
     TagRule("aws:eks:cluster-name", frozenset({CLUSTER}), ALL_KINDS, "EKS itself (cluster security group)"),
     TagRule("KubernetesCluster", frozenset({CLUSTER}), ALL_KINDS, "legacy cloud provider, EBS CSI driver"),
     TagRule("cluster.k8s.amazonaws.com/name", frozenset({CLUSTER}), ALL_KINDS, "Amazon VPC CNI (node ENIs)"),
+    # Subnets and security groups carry it too (Karpenter selects them by it), but those are Terraform's: on
+    # them the tag names the cluster without owning the resource, so they are listed as left alone.
+    TagRule(
+        "karpenter.sh/discovery",
+        frozenset({CLUSTER}),
+        AUTOSCALER_KINDS,
+        "Karpenter (an EC2NodeClass's tags, copied to its nodes and launch templates)",
+    ),
 )
 
 # Keys whose value (not the key) names a cluster, and the prefix whose suffix names one. Derived from the
@@ -78,6 +98,10 @@ _KEY_PREFIXES = frozenset(r.key.split(CLUSTER)[0] for r in TAG_RULES if r.key.en
 # was for.
 PVC_NAME_KEY = "kubernetes.io/created-for/pvc/name"
 PVC_NAMESPACE_KEY = "kubernetes.io/created-for/pvc/namespace"
+# The EBS CSI driver's snapshot tags: `ebs.csi.aws.com/cluster=true` says "made by a CSI driver" but not by
+# which cluster's, so it never matches on its own (the driver adds the cluster tags above when it is given
+# --k8s-tag-cluster-id, the Helm chart's controller.k8sTagClusterId).
+CSI_SNAPSHOT_NAME_KEY = "CSIVolumeSnapshotName"
 
 
 @dataclass(frozen=True)
@@ -133,7 +157,13 @@ def classify(tags: Mapping[str, str], cluster: str, kind: str) -> Verdict:
     if matched is None:
         seen = ", ".join(f"{k}={v}" for k, v in sorted(tags.items()) if cluster in clusters_named({k: v}))
         return Verdict(refusal=f"{seen} is not an ownership tag for a {kind}")
-    return Verdict(reason=matched + _pvc_note(tags))
+    if kind in AUTOSCALER_KINDS and not any(marker in tags for marker in KARPENTER_MARKERS):
+        return Verdict(
+            reason=matched,
+            refusal=f"no Karpenter tag ({' or '.join(KARPENTER_MARKERS)}): not left by the node autoscaler,"
+            " so a node group or Terraform owns it",
+        )
+    return Verdict(reason=matched + _pvc_note(tags) + _snapshot_note(tags))
 
 
 def _accepted(key: str, value: str, cluster: str, kind: str) -> bool:
@@ -146,3 +176,8 @@ def _pvc_note(tags: Mapping[str, str]) -> str:
         return ""
     namespace = tags.get(PVC_NAMESPACE_KEY, "?")
     return f" (PVC {namespace}/{name})"
+
+
+def _snapshot_note(tags: Mapping[str, str]) -> str:
+    name = tags.get(CSI_SNAPSHOT_NAME_KEY)
+    return f" (CSI snapshot {name})" if name else ""

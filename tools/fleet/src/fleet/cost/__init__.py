@@ -1,4 +1,5 @@
-"""`fleet cost`: the monthly cost model (estimate) and the destroy-vs-idle break-even."""
+"""`fleet cost`: the monthly cost model (estimate, compare), the destroy-vs-idle break-even, and an audit of stated
+cost figures."""
 
 from fleet.cost.cli import app
 

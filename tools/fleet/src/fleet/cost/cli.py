@@ -1,22 +1,26 @@
-"""`fleet cost estimate` and `fleet cost breakeven`.
+"""`fleet cost estimate` and `fleet cost breakeven`; `audit` (audit.py) and `compare` (compare.py) register here.
 
-Exit codes (fleet/exits.py): 0 success; 3 bad input (unreadable or invalid pricing file, unknown instance type,
-bad --extra, --days or --hours outside a month); 2 usage error from the command-line parser.
+Exit codes (fleet/exits.py): 0 success (stale-price warnings do not change it); 1 findings (`audit`: a stated figure
+does not add up); 3 bad input (unreadable or invalid pricing or claims file, unknown instance type, bad --extra,
+--days or --hours outside a month, bad --date, bad --a/--b); 2 usage error from the command-line parser.
 """
 
 from __future__ import annotations
 
+from datetime import date
 from pathlib import Path
 from typing import Annotated, Any
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from fleet import exits
 from fleet.cost.model import BreakEven, Estimate, RebuildCosts, always_on, break_even, estimate
 from fleet.cost.options import (
     CapacityOpt,
+    DateOpt,
     DaysOpt,
     EbsOpt,
     ExtendedOpt,
@@ -33,13 +37,18 @@ from fleet.cost.options import (
     TaxRateOpt,
     TaxScopeOpt,
     build_usage,
+    parse_date,
 )
-from fleet.cost.pricing import Pricing, load_pricing
+from fleet.cost.pricing import Pricing, load_pricing, pricing_label
+from fleet.cost.report import item_json, price_warnings, provenance_json, usage_json, warn
 from fleet.datafiles import DataFileError
 from fleet.exits import die
 from fleet.output import emit
 
-app = typer.Typer(help="Monthly cost model and destroy-vs-idle break-even.", no_args_is_help=True)
+app = typer.Typer(
+    help="Monthly cost model, side-by-side comparison, destroy-vs-idle break-even, and an audit of stated figures.",
+    no_args_is_help=True,
+)
 
 EXIT_BAD_INPUT = exits.BAD_INPUT
 _DEFAULTS = RebuildCosts()
@@ -56,33 +65,16 @@ def _usd(value: float) -> float:
     return round(value, 2)
 
 
-def estimate_json(est: Estimate, full: Estimate, pricing: Pricing, source: str) -> dict[str, Any]:
+def estimate_json(est: Estimate, full: Estimate, pricing: Pricing, source: str, on: date) -> dict[str, Any]:
     u = est.usage
     return {
+        **provenance_json(price_warnings(est, on), on),
         "region": pricing.region,
         "currency": pricing.currency,
         "pricing_file": source,
         "hours": u.hours,
-        "usage": {
-            "instance_type": u.instance_type,
-            "capacity": u.capacity,
-            "nodes": u.nodes,
-            "load_balancer": u.load_balancer,
-            "nat_data_gb": u.nat_data_gb,
-            "ebs_gb_per_node": u.ebs_gb_per_node,
-            "extended_support": u.extended_support,
-            "tax_rate": u.tax_rate,
-            "tax_scope": u.tax_scope,
-        },
-        "items": [
-            {
-                "component": i.component,
-                "detail": i.detail,
-                "hourly_usd": round(i.hourly, 4),
-                "monthly_usd": _usd(i.monthly),
-            }
-            for i in est.items
-        ],
+        "usage": usage_json(u),
+        "items": [item_json(i, on) for i in est.items],
         "total_usd": _usd(est.total),
         "running_rate_usd_per_hour": round(est.running_rate, 4),
         "effective_rate_usd_per_hour": round(est.effective_rate, 4),
@@ -102,12 +94,22 @@ def _render_estimate(data: dict[str, Any]) -> Any:
         table.add_column("Detail", style="dim")
         table.add_column("$/running h", justify="right")
         table.add_column("Month", justify="right")
+        table.add_column("Price checked")
+        sources: list[str] = []  # footnotes, numbered in order of first use
         for item in data["items"]:
             hourly = f"{item['hourly_usd']:.4f}" if item["hourly_usd"] else "-"
-            table.add_row(item["component"], item["detail"], hourly, f"{item['monthly_usd']:.2f}")
+            checked = "-"
+            if item["source"]:
+                if item["source"] not in sources:
+                    sources.append(item["source"])
+                stale = " [yellow](old)[/]" if item["price_stale"] else ""
+                checked = escape(f"{item['checked']} [{sources.index(item['source']) + 1}]") + stale
+            table.add_row(item["component"], item["detail"], hourly, f"{item['monthly_usd']:.2f}", checked)
         table.add_section()
         table.add_row("[bold]Total", "", f"{data['running_rate_usd_per_hour']:.4f}", f"[bold]{data['total_usd']:.2f}")
         console.print(table)
+        for number, source in enumerate(sources, 1):
+            console.print(f"[dim][{number}] {escape(source)}[/]", soft_wrap=True)
         full = data["always_on"]
         console.print(
             f"While running: ${data['running_rate_usd_per_hour']:.4f}/h "
@@ -136,11 +138,14 @@ def estimate_command(
     tax_scope: TaxScopeOpt = None,
     extra: ExtraOpt = None,
     pricing_file: PricingOpt = None,
+    on: DateOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
-    """Monthly cost of the platform for a running pattern, line by line, against running it 24/7."""
+    """Monthly cost of the platform for a running pattern, line by line, against running it 24/7, with each
+    price's source and the date it was checked (a warning when that is more than 90 days before --date)."""
     pricing = _pricing(pricing_file)
     try:
+        day = parse_date(on)
         usage = build_usage(
             pricing,
             hours_per_day=hours_per_day,
@@ -161,7 +166,8 @@ def estimate_command(
         est, full = estimate(pricing, usage), always_on(pricing, usage)
     except ValueError as exc:
         die(str(exc), EXIT_BAD_INPUT)
-    data = estimate_json(est, full, pricing, str(pricing_file or "packaged:pricing-eu-west-2.yaml"))
+    data = estimate_json(est, full, pricing, pricing_label(pricing_file), day)
+    warn(data["price_warnings"])
     emit(data, _render_estimate(data), as_json)
 
 
@@ -262,3 +268,16 @@ def breakeven_command(
             console.print(f"Idle {idle_hours:g} h: [bold]{data['decision']}[/] (saves ${data['saving_usd']:.2f}).")
 
     emit(data, render, as_json)
+
+
+# `audit` and `compare` live in their own modules; registered here, after `app`.
+from fleet.cost.audit import audit_command  # noqa: E402
+from fleet.cost.compare import compare_command  # noqa: E402
+
+app.command("audit")(audit_command)
+app.command("compare")(compare_command)
+
+# Chargeback lives in its own modules (allocate*.py, prom_source.py); imported here, after `app`, to register it.
+from fleet.cost.allocate_cli import allocate_command  # noqa: E402
+
+app.command("allocate")(allocate_command)

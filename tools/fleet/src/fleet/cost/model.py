@@ -11,6 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field, replace
 
 from fleet.cost.pricing import Capacity, LoadBalancer, Pricing, TaxScope
+from fleet.cost.provenance import PriceSource
 
 
 @dataclass(frozen=True)
@@ -39,6 +40,7 @@ class LineItem:
     hourly: float  # USD per running hour; 0 for items that do not scale with running hours
     monthly: float  # USD for the month
     eks: bool = False  # the EKS control plane: the only thing the original taxed
+    price_source: PriceSource | None = None  # where its price comes from; None for tax and --extra figures
 
 
 @dataclass(frozen=True)
@@ -95,8 +97,8 @@ def public_ipv4_count(pricing: Pricing, usage: Usage) -> int:
     return usage.nat_gateways + lb_addresses
 
 
-def _hourly(component: str, detail: str, rate: float, hours: float, eks: bool = False) -> LineItem:
-    return LineItem(component, detail, hourly=rate, monthly=rate * hours, eks=eks)
+def _hourly(component: str, detail: str, rate: float, hours: float, source: PriceSource, eks: bool = False) -> LineItem:
+    return LineItem(component, detail, hourly=rate, monthly=rate * hours, eks=eks, price_source=source)
 
 
 def estimate(pricing: Pricing, usage: Usage) -> Estimate:
@@ -105,28 +107,31 @@ def estimate(pricing: Pricing, usage: Usage) -> Estimate:
     items: list[LineItem] = []
     support = "extended" if usage.extended_support else "standard"
     eks_rate = pricing.eks.extended_per_hour if usage.extended_support else pricing.eks.standard_per_hour
-    items.append(_hourly("EKS control plane", f"{support} support, {_usd(eks_rate)}/h", eks_rate, h, eks=True))
+    eks_line = _hourly("EKS control plane", f"{support} support, {_usd(eks_rate)}/h", eks_rate, h, pricing.eks, True)
+    items.append(eks_line)
+    nat = pricing.nat_gateway
     if usage.nat_gateways:
-        rate = pricing.nat_gateway.per_hour * usage.nat_gateways
-        items.append(_hourly("NAT gateway", f"{usage.nat_gateways} x {_usd(pricing.nat_gateway.per_hour)}/h", rate, h))
+        rate = nat.per_hour * usage.nat_gateways
+        items.append(_hourly("NAT gateway", f"{usage.nat_gateways} x {_usd(nat.per_hour)}/h", rate, h, nat))
     if usage.nat_data_gb:
-        monthly = usage.nat_data_gb * pricing.nat_gateway.per_gb
-        detail = f"{usage.nat_data_gb:g} GB x {_usd(pricing.nat_gateway.per_gb)}/GB"
-        items.append(LineItem("NAT data processed", detail, hourly=0.0, monthly=monthly))
+        monthly = usage.nat_data_gb * nat.per_gb
+        detail = f"{usage.nat_data_gb:g} GB x {_usd(nat.per_gb)}/GB"
+        items.append(LineItem("NAT data processed", detail, hourly=0.0, monthly=monthly, price_source=nat))
     if usage.nodes:
         node_rate = pricing.instance_rate(usage.instance_type, usage.capacity)
         detail = f"{usage.nodes} x {usage.instance_type} {usage.capacity}, {_usd(node_rate)}/h"
-        items.append(_hourly("EC2 nodes", detail, node_rate * usage.nodes, h))
+        node_source = pricing.instance_source(usage.capacity)
+        items.append(_hourly("EC2 nodes", detail, node_rate * usage.nodes, h, node_source))
     if usage.load_balancer != "none":
         lb = getattr(pricing.load_balancers, usage.load_balancer)
         rate = lb.per_hour + lb.capacity_units_per_hour
         detail = f"{_usd(lb.per_hour)}/h + ~{_usd(lb.capacity_units_per_hour)}/h capacity units"
-        items.append(_hourly(usage.load_balancer.upper(), detail, rate, h))
+        items.append(_hourly(usage.load_balancer.upper(), detail, rate, h, lb))
     addresses = public_ipv4_count(pricing, usage)
     if addresses and pricing.public_ipv4_per_hour:
         rate = addresses * pricing.public_ipv4_per_hour
         detail = f"{addresses} x {_usd(pricing.public_ipv4_per_hour)}/h"
-        items.append(_hourly("Public IPv4 addresses", detail, rate, h))
+        items.append(_hourly("Public IPv4 addresses", detail, rate, h, pricing.public_ipv4))
     if usage.nodes and usage.ebs_gb_per_node and pricing.ebs_gb_month:
         # One root volume per node, created and deleted with it: the line scales with the node count and bills
         # for running hours only.
@@ -135,8 +140,10 @@ def estimate(pricing: Pricing, usage: Usage) -> Estimate:
         detail = (
             f"{usage.nodes} x {usage.ebs_gb_per_node:g} GB x {_usd(pricing.ebs_gb_month)}/GB-month, running hours only"
         )
-        items.append(_hourly("EBS volumes", detail, rate, h))
-    items.extend(LineItem(f.name, "always on", hourly=0.0, monthly=f.monthly) for f in pricing.fixed_monthly)
+        items.append(_hourly("EBS volumes", detail, rate, h, pricing.ebs))
+    items.extend(
+        LineItem(f.name, "always on", hourly=0.0, monthly=f.monthly, price_source=f) for f in pricing.fixed_monthly
+    )
     items.extend(LineItem(name, "extra (--extra)", hourly=0.0, monthly=usd) for name, usd in usage.extras)
     if usage.tax_scope != "none" and usage.tax_rate:
         taxed = [i for i in items if i.eks or usage.tax_scope == "all"]

@@ -1,20 +1,23 @@
-"""Options shared by `fleet cost estimate` and `fleet cost breakeven`, and how they become a Usage.
+"""Options shared by the `fleet cost` commands, and how a platform shape becomes a Usage.
 
 Every option defaults to None, meaning "take it from the pricing file's `defaults`", so a pricing file can
-carry a whole platform shape (pricing-original-docs.yaml carries the original's).
+carry a whole platform shape (pricing-original-docs.yaml carries the original's). A shape has one model, `Shape`,
+whether it comes from these flags, from a claims file (`cost audit`) or from `cost compare --a/--b KEY=VALUE`.
 """
 
 from __future__ import annotations
 
-from dataclasses import replace
+import re
+from datetime import UTC, date, datetime
 from enum import StrEnum
 from pathlib import Path
 from typing import Annotated
 
 import typer
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
 
 from fleet.cost.model import Usage, usage_from_defaults
-from fleet.cost.pricing import Pricing
+from fleet.cost.pricing import Capacity, LoadBalancer, Pricing, TaxScope
 
 
 class CapacityChoice(StrEnum):
@@ -64,6 +67,23 @@ ExtraOpt = Annotated[
     typer.Option("--extra", help="Another monthly item the model lacks, NAME=USD (repeatable)."),
 ]
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")]
+DateOpt = Annotated[
+    str | None,
+    typer.Option("--date", help="Date of the estimate (YYYY-MM-DD), for the age of each price; default today, UTC."),
+]
+
+
+def parse_date(value: str | None) -> date:
+    """`--date`: today (UTC) when not given. Raises ValueError naming the flag and the value."""
+    if value is None:
+        return datetime.now(UTC).date()
+    problem = ValueError(f"--date {value!r}: not a real date (expected YYYY-MM-DD)")
+    if not re.fullmatch(r"\d{4}-\d{2}-\d{2}", value):  # fromisoformat also takes 20261202 and week dates
+        raise problem
+    try:
+        return date.fromisoformat(value)
+    except ValueError:
+        raise problem from None
 
 
 def parse_extras(values: list[str] | None) -> tuple[tuple[str, float], ...]:
@@ -85,18 +105,108 @@ MAX_DAYS_PER_MONTH = 31
 MAX_HOURS_PER_MONTH = 24 * MAX_DAYS_PER_MONTH  # 744: the longest month; more hours than that cannot be run
 
 
-def check_period(days: int | None, hours: float | None) -> None:
-    """Refuse a month that cannot exist. Raises ValueError naming the flag and the bound."""
+def check_period(days: int | None, hours: float | None, flag_prefix: str = "--", sep: str = " ") -> None:
+    """Refuse a month that cannot exist. Raises ValueError naming the flag (`--days 0`, or `--a days=0` with a
+    prefix and sep "=") and the bound."""
     if days is not None and not 1 <= days <= MAX_DAYS_PER_MONTH:
         raise ValueError(
-            f"--days {days}: running days per month must be 1 to {MAX_DAYS_PER_MONTH}"
+            f"{flag_prefix}days{sep}{days}: running days per month must be 1 to {MAX_DAYS_PER_MONTH}"
             " (for a month with the cluster destroyed throughout, use --hours 0)"
         )
     if hours is not None and not 0 <= hours <= MAX_HOURS_PER_MONTH:
         raise ValueError(
-            f"--hours {hours:g}: running hours per month must be 0 to {MAX_HOURS_PER_MONTH}"
+            f"{flag_prefix}hours{sep}{hours:g}: running hours per month must be 0 to {MAX_HOURS_PER_MONTH}"
             f" ({MAX_DAYS_PER_MONTH} days x 24 h, the longest month)"
         )
+
+
+def _extras_from_mapping(value: object) -> object:
+    """A claims file writes extras as a mapping {name: USD}; the model keeps (name, USD) pairs in order."""
+    return tuple(value.items()) if isinstance(value, dict) else value
+
+
+NonNegative = Annotated[float, Field(ge=0)]
+Count = Annotated[int, Field(ge=0)]
+
+
+class Shape(BaseModel):
+    """A platform shape: any subset of the usage fields. What it leaves out comes from the pricing file's defaults."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    hours_per_day: Annotated[float, Field(ge=0, le=24)] | None = None
+    days: int | None = None  # bounded by check_period, which names the flag
+    hours: float | None = None  # idem
+    instance_type: str | None = None
+    capacity: Capacity | None = None
+    nodes: Count | None = None
+    load_balancer: LoadBalancer | None = None
+    nat_gateways: Count | None = None
+    nat_data_gb: NonNegative | None = None
+    public_ipv4: Count | None = None
+    ebs_gb_per_node: NonNegative | None = None
+    extended_support: bool | None = None
+    tax_rate: Annotated[float, Field(ge=0, le=1)] | None = None
+    tax_scope: TaxScope | None = None
+    extras: Annotated[tuple[tuple[str, NonNegative], ...] | None, BeforeValidator(_extras_from_mapping)] = None
+
+    def over(self, base: Shape) -> Shape:
+        """This shape's fields on top of `base`: a field set here wins, one left out keeps `base`'s."""
+        return base.model_copy(update=self.model_dump(exclude_none=True))
+
+
+# The Usage fields a shape sets directly (the month is computed from hours_per_day, days and hours).
+_DIRECT_FIELDS = (
+    "instance_type", "capacity", "nodes", "load_balancer", "nat_gateways", "nat_data_gb", "public_ipv4",
+    "ebs_gb_per_node", "tax_rate", "tax_scope", "extras",
+)  # fmt: skip
+
+
+def shape_usage(pricing: Pricing, shape: Shape, flag_prefix: str = "--", sep: str = " ") -> Usage:
+    """The month `shape` describes, with the pricing file's defaults for what it leaves out.
+    Raises ValueError for a month that cannot exist, naming it as check_period does."""
+    check_period(shape.days, shape.hours, flag_prefix, sep)
+    d = pricing.defaults
+    per_day = d.hours_per_day if shape.hours_per_day is None else shape.hours_per_day
+    total_hours = shape.hours if shape.hours is not None else per_day * (d.days if shape.days is None else shape.days)
+    overrides = {name: getattr(shape, name) for name in _DIRECT_FIELDS if getattr(shape, name) is not None}
+    return usage_from_defaults(pricing, hours=total_hours, extended_support=bool(shape.extended_support), **overrides)
+
+
+def flags_shape(
+    *,
+    hours_per_day: float | None = None,
+    days: int | None = None,
+    hours: float | None = None,
+    instance_type: str | None = None,
+    capacity: CapacityChoice | None = None,
+    nodes: int | None = None,
+    lb: LbChoice | None = None,
+    nat_data_gb: float | None = None,
+    public_ipv4: int | None = None,
+    ebs_gb_per_node: float | None = None,
+    extended_support: bool = False,
+    tax_rate: float | None = None,
+    tax_scope: TaxScopeChoice | None = None,
+    extra: list[str] | None = None,
+) -> Shape:
+    """The shape the command-line flags describe. Raises ValueError for a bad --extra."""
+    return Shape(
+        hours_per_day=hours_per_day,
+        days=days,
+        hours=hours,
+        instance_type=instance_type,
+        capacity=capacity.value if capacity else None,
+        nodes=nodes,
+        load_balancer=lb.value if lb else None,
+        nat_data_gb=nat_data_gb,
+        public_ipv4=public_ipv4,
+        ebs_gb_per_node=ebs_gb_per_node,
+        extended_support=extended_support or None,  # an unset flag must not override a shape that says True
+        tax_rate=tax_rate,
+        tax_scope=tax_scope.value if tax_scope else None,
+        extras=parse_extras(extra) or None,
+    )
 
 
 def build_usage(
@@ -118,21 +228,20 @@ def build_usage(
     extra: list[str] | None,
 ) -> Usage:
     """Merge the options over the pricing file's defaults. Raises ValueError for a value out of range."""
-    check_period(days, hours)
-    d = pricing.defaults
-    per_day = d.hours_per_day if hours_per_day is None else hours_per_day
-    total_hours = hours if hours is not None else per_day * (d.days if days is None else days)
-    usage = usage_from_defaults(pricing, hours=total_hours, extended_support=extended_support)
-    overrides: dict[str, object] = {
-        "instance_type": instance_type,
-        "capacity": capacity.value if capacity else None,
-        "nodes": nodes,
-        "load_balancer": lb.value if lb else None,
-        "nat_data_gb": nat_data_gb,
-        "public_ipv4": public_ipv4,
-        "ebs_gb_per_node": ebs_gb_per_node,
-        "tax_rate": tax_rate,
-        "tax_scope": tax_scope.value if tax_scope else None,
-    }
-    usage = replace(usage, **{k: v for k, v in overrides.items() if v is not None})  # type: ignore[arg-type]
-    return replace(usage, extras=parse_extras(extra))
+    shape = flags_shape(
+        hours_per_day=hours_per_day,
+        days=days,
+        hours=hours,
+        instance_type=instance_type,
+        capacity=capacity,
+        nodes=nodes,
+        lb=lb,
+        nat_data_gb=nat_data_gb,
+        public_ipv4=public_ipv4,
+        ebs_gb_per_node=ebs_gb_per_node,
+        extended_support=extended_support,
+        tax_rate=tax_rate,
+        tax_scope=tax_scope,
+        extra=extra,
+    )
+    return shape_usage(pricing, shape)

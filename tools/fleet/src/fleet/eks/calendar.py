@@ -39,6 +39,11 @@ class VersionDates(BaseModel):
     released: date | None = None
     end_of_standard: date
     end_of_extended: date
+    # Where the dates come from, e.g. "aws eks describe-cluster-versions, eu-west-2, 2026-11-26".
+    source: str | None = None
+    # True when the dates were computed (14 + 12 months from the EKS release) rather than published by AWS;
+    # every output that uses such a row says so.
+    estimated: bool = False
 
     @model_validator(mode="after")
     def _ordered(self) -> VersionDates:
@@ -77,8 +82,13 @@ def normalise(version: str) -> str:
     return f"{int(match.group(1))}.{int(match.group(2))}"
 
 
+PACKAGED_CALENDAR = "eks-versions.yaml"
+
+
 def load_calendar(path: Path | None = None) -> Calendar:
-    return load_model(path or packaged("eks-versions.yaml"), Calendar)
+    """One calendar file as it is (the packaged one by default); `fleet.eks.calendar_file` applies the lookup
+    order (--calendar, $FLEET_EKS_CALENDAR, the refreshed user calendar, the packaged one)."""
+    return load_model(path or packaged(PACKAGED_CALENDAR), Calendar)
 
 
 @dataclass(frozen=True)
@@ -96,6 +106,9 @@ class Status:
     # extended support under EXTENDED; None when the calendar does not know the version.
     auto_upgrade_on: date | None = None
     newest_known: str = ""  # the calendar's newest version, for "newer than the calendar knows"
+    dates_source: str | None = None  # the calendar row's `source`, when it names one
+    # The versions this status relies on (the cluster's own and the recommended one) whose dates are estimates.
+    estimated: tuple[str, ...] = ()
 
     def in_warning_window(self, warn_days: int) -> bool:
         return self.days_left is not None and self.days_left <= warn_days
@@ -110,6 +123,11 @@ def recommended_target(calendar: Calendar, on: date) -> str:
 def _in_standard_support(dates: VersionDates, on: date) -> bool:
     released = dates.released is None or dates.released <= on
     return released and on < dates.end_of_standard
+
+
+def _estimated(calendar: Calendar, version: str) -> bool:
+    dates = calendar.versions.get(version)
+    return dates is not None and dates.estimated
 
 
 def upgrade_path(calendar: Calendar, current: str, target: str) -> list[str]:
@@ -130,7 +148,11 @@ def status(calendar: Calendar, version: str, on: date, policy: Policy = "EXTENDE
         days_left = (deadline - on).days if days and deadline else None
         path = upgrade_path(calendar, version, target) if dates else []
         auto = None if dates is None else dates.end_of_standard if policy == "STANDARD" else dates.end_of_extended
-        return Status(version, on, phase, deadline, name, days_left, target, path, policy, auto, newest)
+        source = dates.source if dates else None
+        guessed = tuple(v for v in dict.fromkeys((version, target)) if _estimated(calendar, v))
+        return Status(
+            version, on, phase, deadline, name, days_left, target, path, policy, auto, newest, source, guessed
+        )
 
     if dates is None:
         return make("newer" if version_key(version) > version_key(newest) else "unknown")

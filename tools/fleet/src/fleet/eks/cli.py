@@ -1,6 +1,7 @@
 """`fleet eks status`: where an EKS version stands in AWS's support calendar, and what it costs.
+(`fleet eks calendar`, which shows and refreshes the calendar, lives in calendar_cli.py.)
 
-Exit codes (fleet/exits.py; checked in this order):
+Exit codes of `status` (fleet/exits.py; checked in this order):
   3  bad input: unreadable calendar, pricing or Terraform, bad --date, no version given, a --version that is not
      a version, or an old version the calendar lacks
   5  past the end of support: extended support is over, or standard support is over under the STANDARD upgrade
@@ -13,6 +14,8 @@ Exit codes (fleet/exits.py; checked in this order):
 
 from __future__ import annotations
 
+import calendar as gregorian
+import re
 from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Annotated, Any
@@ -23,7 +26,9 @@ from rich.console import Console
 from fleet import exits
 from fleet.cost.pricing import load_pricing
 from fleet.datafiles import DataFileError
-from fleet.eks.calendar import BadVersion, Calendar, Policy, Status, load_calendar, normalise, status
+from fleet.eks.calendar import BadVersion, Policy, Status, normalise, status
+from fleet.eks.calendar_cli import calendar_command
+from fleet.eks.calendar_file import CALENDAR_HELP, LoadedCalendar, load_effective
 from fleet.eks.terraform import EksConfig, TerraformError, read_eks_config
 from fleet.exits import die
 from fleet.output import emit
@@ -37,7 +42,15 @@ EXIT_PAST_SUPPORT, EXIT_BAD_INPUT = exits.PAST_SUPPORT, exits.BAD_INPUT
 @app.callback()
 def _group() -> None:
     """EKS version support status and upgrade deadlines."""
-    # A callback keeps `status` a subcommand even though it is the only one (more will follow).
+    # A callback keeps the subcommands subcommands (typer would flatten a lone command into the group).
+
+
+app.command("calendar")(calendar_command)
+DATE_RE = re.compile(r"^(\d{4})-(\d{2})-(\d{2})$")
+
+
+def days(n: int | None) -> str:
+    return f"{n} day" if n == 1 else f"{n} days"
 
 
 def exit_code(st: Status, warn_days: int) -> int:
@@ -55,12 +68,15 @@ def message(st: Status, warn_days: int, extra_monthly: float) -> str:
     steps = f" ({' -> '.join(st.upgrade_path)}, one minor version at a time)" if len(st.upgrade_path) > 1 else ""
     target = f"upgrade to {st.recommended}{steps}"
     if st.phase == "unknown":
-        return f"EKS {st.version} is not in the calendar: add its dates from the EKS user guide (--calendar)."
+        return (
+            f"EKS {st.version} is not in the calendar: run `fleet eks calendar --refresh` to get its dates from "
+            "AWS, or add them from the EKS user guide (--calendar)."
+        )
     if st.phase == "newer":
         return (
             f"EKS {st.version} is newer than the calendar knows (newest: {st.newest_known}), so its deadlines are "
-            "unknown; a new version gets 14 months of standard support. Add its dates from the EKS user guide "
-            "(--calendar) to be warned before they pass."
+            "unknown; a new version gets 14 months of standard support. Run `fleet eks calendar --refresh` to get "
+            "its dates from AWS (or add them with --calendar) to be warned before they pass."
         )
     if st.phase == "auto-upgrade":
         return (
@@ -77,7 +93,7 @@ def message(st: Status, warn_days: int, extra_monthly: float) -> str:
     if st.phase == "extended":
         return (
             f"EKS {st.version} is in EXTENDED support: the control plane costs ${extra_monthly:.2f}/month more. "
-            f"Extended support ends {st.next_deadline} ({st.days_left} days); {target}."
+            f"Extended support ends {st.next_deadline} ({days(st.days_left)}); {target}."
         )
     then = (
         "AWS upgrades it automatically (upgrade policy STANDARD)"
@@ -86,20 +102,39 @@ def message(st: Status, warn_days: int, extra_monthly: float) -> str:
     )
     if st.in_warning_window(warn_days):
         return (
-            f"EKS {st.version} leaves standard support on {st.next_deadline}, in {st.days_left} days; "
+            f"EKS {st.version} leaves standard support on {st.next_deadline}, in {days(st.days_left)}; "
             f"from then {then}. {target[0].upper()}{target[1:]}."
         )
-    standard = f"EKS {st.version} is in standard support until {st.next_deadline} ({st.days_left} days)"
+    standard = f"EKS {st.version} is in standard support until {st.next_deadline} ({days(st.days_left)})"
     return f"{standard}; then {then}." if st.policy == "STANDARD" else f"{standard}."
 
 
-def _parse_date(value: str | None) -> date:
+def estimate_note(st: Status) -> str:
+    """Said in every message that rests on estimated dates, so a guess never reads as AWS's date."""
+    if not st.estimated:
+        return ""
+    which = " and ".join(st.estimated)
+    return (
+        f" Note: the calendar's dates for {which} are ESTIMATED (14 + 12 months from the EKS release), not "
+        "AWS's; run `fleet eks calendar --refresh` for AWS's dates."
+    )
+
+
+def parse_day(value: str | None, flag: str = "--date") -> date:
+    """YYYY-MM-DD, and a day that exists: '2026-02-30' is in the right form but is no date."""
     if value is None:
         return datetime.now(UTC).date()
-    try:
-        return date.fromisoformat(value)
-    except ValueError:
-        die(f"--date {value!r}: expected YYYY-MM-DD", EXIT_BAD_INPUT)
+    match = DATE_RE.match(value.strip())
+    if not match:
+        die(f"{flag} {value!r}: expected YYYY-MM-DD, e.g. 2026-11-26", EXIT_BAD_INPUT)
+    year, month, day = (int(part) for part in match.groups())
+    if not 1 <= month <= 12:
+        die(f"{flag} {value!r}: not a calendar date (there is no month {month:02d})", EXIT_BAD_INPUT)
+    length = gregorian.monthrange(year, month)[1]
+    if not 1 <= day <= length:
+        name = gregorian.month_name[month]
+        die(f"{flag} {value!r}: not a calendar date ({name} {year} has {length} days)", EXIT_BAD_INPUT)
+    return date(year, month, day)
 
 
 def _version(value: str, flag: str) -> str:
@@ -114,7 +149,7 @@ def status_command(
     version: Annotated[str | None, typer.Option(help="Kubernetes minor version, e.g. 1.32.")] = None,
     on: Annotated[str | None, typer.Option("--date", help="Date to judge (YYYY-MM-DD); default today, UTC.")] = None,
     warn_days: Annotated[int, typer.Option(min=0, help="Warn this many days before a deadline.")] = 60,
-    calendar_file: Annotated[Path | None, typer.Option("--calendar", help="Your own version calendar.")] = None,
+    calendar_file: Annotated[Path | None, typer.Option("--calendar", help=CALENDAR_HELP)] = None,
     from_terraform: Annotated[
         Path | None, typer.Option(help="Read the version from this Terraform directory (*.tf, *.tfvars).")
     ] = None,
@@ -122,11 +157,11 @@ def status_command(
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
 ) -> None:
     """Support phase, days to the next deadline, extended-support cost and the upgrade target."""
-    day = _parse_date(on)
+    day = parse_day(on)
     if version is not None:
         version = _version(version, "--version")
     try:
-        calendar: Calendar = load_calendar(calendar_file)
+        loaded: LoadedCalendar = load_effective(calendar_file)
         pricing = load_pricing(pricing_file)
     except DataFileError as exc:
         die(str(exc), EXIT_BAD_INPUT)
@@ -144,7 +179,7 @@ def status_command(
         die("give --version or --from-terraform", EXIT_BAD_INPUT)
     # Without Terraform the policy is unknown; AWS's default for API- and Terraform-made clusters is EXTENDED.
     policy: Policy = "STANDARD" if tf is not None and tf.upgrade_policy == "STANDARD" else "EXTENDED"
-    st = status(calendar, version, day, policy)
+    st = status(loaded.calendar, version, day, policy)
     # Under STANDARD the cluster is upgraded instead of billed, so extended support adds nothing to its cost.
     rate_gap = pricing.eks.extended_per_hour - pricing.eks.standard_per_hour
     extra_monthly = 0.0 if policy == "STANDARD" else rate_gap * pricing.hours_per_month
@@ -163,9 +198,12 @@ def status_command(
         "recommended_version": st.recommended,
         "upgrade_path": st.upgrade_path,
         "calendar_newest_version": st.newest_known,
+        "calendar_file": loaded.describe(),
+        "dates_source": st.dates_source,
+        "estimated_dates": list(st.estimated),
         "warn_days": warn_days,
         "exit_code": code,
-        "message": message(st, warn_days, extra_monthly),
+        "message": message(st, warn_days, extra_monthly) + estimate_note(st),
     }
     if tf is not None:
         data["terraform"] = {"where": tf.where, "upgrade_policy": tf.upgrade_policy}

@@ -2,73 +2,33 @@
 
 from __future__ import annotations
 
-import re
-from dataclasses import dataclass
 from pathlib import Path
 
 from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
 
-# Order matters only for reading: kustomize applies them as one set.
-RESOURCES = (
+from fleet.newapp.spec import AppSpec, problems
+
+# Every app gets these. Order matters only for reading: kustomize applies them as one set.
+APP_RESOURCES = (
     "deployment.yaml",
     "service.yaml",
     "hpa.yaml",
     "pdb.yaml",
     "networkpolicy.yaml",
     "servicemonitor.yaml",
-    "resourcequota.yaml",
-    "limitrange.yaml",
 )
-# RFC 1035 label: what Kubernetes demands of a Service name, and so of every name this app uses.
-NAME_RE = re.compile(r"^[a-z]([-a-z0-9]*[a-z0-9])?$")
-NAME_RULE = (
-    "a DNS-1035 label: at most 63 characters, lowercase letters, digits and '-', starting with a letter and "
-    "ending with a letter or digit (Kubernetes requires this of Service names)"
-)
-NAMESPACE_RE = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
-IMAGE_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._/:@-]*$")
-PATH_RE = re.compile(r"^/[A-Za-z0-9._~/-]*$")
+# Namespace-wide objects: a ResourceQuota caps the sum of every app in the namespace and a LimitRange defaults
+# every container in it, so an app writes them only into a namespace it owns (--own-namespace). In the shared
+# namespace they belong to the namespace's owner, sized for all its apps together.
+OWN_NAMESPACE_RESOURCES = ("namespace.yaml", "resourcequota.yaml", "limitrange.yaml")
 
 # Per-pod resources, mirrored in deployment.yaml.j2; the quota is derived from them.
 REQUEST_CPU_M, REQUEST_MEM_MI, LIMIT_CPU_M, LIMIT_MEM_MI = 100, 128, 500, 256
 
 
-@dataclass(frozen=True)
-class AppSpec:
-    name: str
-    namespace: str = "applications"
-    port: int = 8080
-    image: str | None = None  # default: NAME:0.1.0
-    health_path: str = "/health"
-    metrics_path: str = "/metrics"
-    min_replicas: int = 1
-    max_replicas: int = 3
-
-    @property
-    def image_ref(self) -> str:
-        return self.image or f"{self.name}:0.1.0"
-
-
-def problems(spec: AppSpec) -> list[str]:
-    """Everything wrong with `spec`, each with the rule it breaks; empty when it can be rendered."""
-    out: list[str] = []
-    if len(spec.name) > 63 or not NAME_RE.match(spec.name):
-        out.append(f"invalid name {spec.name!r}: must be {NAME_RULE}")
-    if len(spec.namespace) > 63 or not NAMESPACE_RE.match(spec.namespace):
-        out.append(f"invalid namespace {spec.namespace!r}: must be a DNS-1123 label (a-z, 0-9, '-', max 63)")
-    if not 1024 <= spec.port <= 65535:
-        out.append(
-            f"invalid port {spec.port}: use 1024-65535; a non-root container with every capability dropped "
-            "cannot bind a privileged port"
-        )
-    if not IMAGE_RE.match(spec.image_ref):
-        out.append(f"invalid image {spec.image_ref!r}")
-    for label, path in (("health path", spec.health_path), ("metrics path", spec.metrics_path)):
-        if not PATH_RE.match(path):
-            out.append(f"invalid {label} {path!r}: must start with '/'")
-    if not 1 <= spec.min_replicas <= spec.max_replicas:
-        out.append(f"replicas: need 1 <= min ({spec.min_replicas}) <= max ({spec.max_replicas})")
-    return out
+def resources(spec: AppSpec) -> tuple[str, ...]:
+    """The manifest files this app gets, in kustomization order."""
+    return (*OWN_NAMESPACE_RESOURCES, *APP_RESOURCES) if spec.own_namespace else APP_RESOURCES
 
 
 def _cpu(millis: int) -> str:
@@ -79,8 +39,13 @@ def _mem(mebibytes: int) -> str:
     return f"{mebibytes // 1024}Gi" if mebibytes % 1024 == 0 else f"{mebibytes}Mi"
 
 
+def quota_pods(spec: AppSpec) -> int:
+    """maxReplicas plus the rollout's surge pod: derived, so the HPA can never scale past the app's own quota."""
+    return spec.max_replicas + 1
+
+
 def quota(spec: AppSpec) -> dict[str, str]:
-    pods = spec.max_replicas + 1  # maxReplicas plus the rollout's surge pod
+    pods = quota_pods(spec)
     return {
         "requests_cpu": _cpu(pods * REQUEST_CPU_M),
         "requests_memory": _mem(pods * REQUEST_MEM_MI),
@@ -103,21 +68,23 @@ def render(spec: AppSpec) -> dict[str, str]:
         lstrip_blocks=True,
         keep_trailing_newline=True,
     )
+    files = resources(spec)
     context = {
         "name": spec.name,
         "namespace": spec.namespace,
         "port": spec.port,
-        "image": spec.image_ref,
+        "image": spec.image,
         "health_path": spec.health_path,
         "metrics_path": spec.metrics_path,
         "min_replicas": spec.min_replicas,
         "max_replicas": spec.max_replicas,
         "quota": quota(spec),
-        "resources": RESOURCES,
+        "catalog_annotations": spec.annotations.as_annotations(),
+        "resources": files,
     }
-    files = {f: env.get_template(f"{f}.j2").render(context) for f in RESOURCES}
-    files["kustomization.yaml"] = env.get_template("kustomization.yaml.j2").render(context)
-    return files
+    out = {f: env.get_template(f"{f}.j2").render(context) for f in files}
+    out["kustomization.yaml"] = env.get_template("kustomization.yaml.j2").render(context)
+    return out
 
 
 def scaffold(spec: AppSpec, root: Path) -> Path:

@@ -5,8 +5,11 @@ holds them in order, so later work adds a check by writing a class and decoratin
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from dataclasses import dataclass, field
+from dataclasses import dataclass
+from enum import StrEnum
 from pathlib import Path
+
+from pydantic import BaseModel
 
 DEFAULT_K8S_VERSION = "1.34.0"
 
@@ -27,17 +30,31 @@ class Context:
         return self.root / ".yamllint.yaml"
 
 
-@dataclass
-class CheckResult:
+class Status(StrEnum):
+    PASS = "pass"  # noqa: S105  (a verdict, not a password); looked at something and found nothing wrong
+    FAIL = "fail"
+    NOTHING = "nothing"  # had nothing to look at: not a pass, so "all checks passed" cannot hide an empty tree
+
+
+class CheckResult(BaseModel):
     name: str
-    ok: bool
+    ok: bool  # no errors; a check with nothing to look at is ok but not a PASS
     summary: str
-    errors: list[str] = field(default_factory=list)
-    warnings: list[str] = field(default_factory=list)
+    errors: list[str] = []
+    warnings: list[str] = []
+    checked: int = 0  # how many things (files, objects, apps) the check looked at
+
+    @property
+    def status(self) -> Status:
+        if not self.ok:
+            return Status.FAIL
+        return Status.PASS if self.checked else Status.NOTHING
 
     @classmethod
-    def from_findings(cls, name: str, summary: str, errors: list[str], warnings: list[str]) -> CheckResult:
-        return cls(name, not errors, summary, errors, warnings)
+    def from_findings(
+        cls, name: str, summary: str, errors: list[str], warnings: list[str], checked: int
+    ) -> CheckResult:
+        return cls(name=name, ok=not errors, summary=summary, errors=errors, warnings=warnings, checked=checked)
 
 
 class Check(ABC):
@@ -79,5 +96,6 @@ def run_checks(ctx: Context, names: list[str] | None = None) -> list[CheckResult
         try:
             results.append(check.run(ctx))
         except Exception as exc:  # a crashing check is a failed check, not a crashed command
-            results.append(CheckResult(check.name, False, "check crashed", [f"{type(exc).__name__}: {exc}"]))
+            crash = [f"{type(exc).__name__}: {exc}"]
+            results.append(CheckResult(name=check.name, ok=False, summary="check crashed", errors=crash))
     return results

@@ -1,18 +1,29 @@
-"""The checks `fleet validate` runs today, in order. Each is registered on import."""
+"""The checks `fleet validate` runs, in order. Each is registered on import.
+
+Every check reports how many things it looked at (`checked`): zero means "nothing to check", never a pass.
+"""
 
 from __future__ import annotations
 
 import tempfile
 from pathlib import Path
 
+from fleet.catalog.annotations import CatalogAnnotations
+from fleet.catalog.reader import read_entry
 from fleet.k8s_yaml import iter_yaml_files
-from fleet.newapp.render import AppSpec, scaffold
+from fleet.newapp.render import scaffold
+from fleet.newapp.spec import AppSpec
+from fleet.validate.apps import AppAnnotationsCheck, AppNamespaceQuotaCheck
 from fleet.validate.base import Check, CheckResult, Context, register
 from fleet.validate.yamlfiles import crd_findings, kustomize_findings, schema_findings, yamllint_findings
 
 
 def _k8s_files(ctx: Context) -> list[Path]:
     return list(iter_yaml_files(ctx.k8s_dir)) if ctx.k8s_dir.is_dir() else []
+
+
+def _where(ctx: Context) -> str:
+    return "" if ctx.k8s_dir.is_dir() else f" (no {ctx.k8s_dir})"
 
 
 @register
@@ -23,7 +34,7 @@ class YamllintCheck(Check):
     def run(self, ctx: Context) -> CheckResult:
         files = _k8s_files(ctx)
         errors, warnings = yamllint_findings(files, ctx.yamllint_config, ctx.root)
-        return CheckResult.from_findings(self.name, f"{len(files)} file(s)", errors, warnings)
+        return CheckResult.from_findings(self.name, f"{len(files)} file(s){_where(ctx)}", errors, warnings, len(files))
 
 
 @register
@@ -34,7 +45,7 @@ class KubernetesSchemaCheck(Check):
     def run(self, ctx: Context) -> CheckResult:
         errors, warnings, checked, deferred = schema_findings(_k8s_files(ctx), ctx.root, ctx.k8s_version)
         summary = f"{checked} object(s) against Kubernetes {ctx.k8s_version}, {deferred} custom resource(s) deferred"
-        return CheckResult.from_findings(self.name, summary, errors, warnings)
+        return CheckResult.from_findings(self.name, summary + _where(ctx), errors, warnings, checked)
 
 
 @register
@@ -44,7 +55,9 @@ class CrdStructureCheck(Check):
 
     def run(self, ctx: Context) -> CheckResult:
         errors, warnings, checked = crd_findings(_k8s_files(ctx), ctx.root, ctx.k8s_version)
-        return CheckResult.from_findings(self.name, f"{checked} custom resource(s)", errors, warnings)
+        return CheckResult.from_findings(
+            self.name, f"{checked} custom resource(s){_where(ctx)}", errors, warnings, checked
+        )
 
 
 @register
@@ -54,25 +67,56 @@ class KustomizeResourcesCheck(Check):
 
     def run(self, ctx: Context) -> CheckResult:
         if not ctx.k8s_dir.is_dir():
-            return CheckResult(self.name, True, "no k8s/ directory")
+            return CheckResult.from_findings(self.name, f"0 kustomization(s){_where(ctx)}", [], [], 0)
         errors, count = kustomize_findings(ctx.k8s_dir, ctx.root)
-        return CheckResult.from_findings(self.name, f"{count} kustomization(s)", errors, [])
+        return CheckResult.from_findings(self.name, f"{count} kustomization(s)", errors, [], count)
+
+
+# What the sample renderings use; the digest is a made-up one of the right shape.
+SAMPLE_IMAGE = "ghcr.io/example/sample-app:1.0.0@sha256:" + "0" * 64
+SAMPLE_ANNOTATIONS = CatalogAnnotations(
+    owner="team-platform",
+    tier="standard",
+    slo="99.5%",
+    runbook="https://runbooks.example.com/sample-app",
+    dashboard="https://grafana.example.com/d/sample-app",
+    repo="https://github.com/example/sample-app",
+)
 
 
 @register
 class NewAppOutputCheck(Check):
     name = "new-app-output"
-    description = "a sample `fleet new-app` rendering passes the same file checks"
+    description = "sample `fleet new-app` renderings (shared and own namespace) pass the file and catalog checks"
 
     def run(self, ctx: Context) -> CheckResult:
+        errors: list[str] = []
+        warnings: list[str] = []
+        files: list[Path] = []
         with tempfile.TemporaryDirectory(prefix="fleet-new-app-") as tmp:
             base = Path(tmp)
-            app_dir = scaffold(AppSpec("sample-app"), base)
-            files = list(iter_yaml_files(app_dir))
-            errors, warnings = yamllint_findings(files, ctx.yamllint_config, base)
-            schema_errors, _, checked, _ = schema_findings(files, base, ctx.k8s_version)
-            crd_errors, crd_notes, crds = crd_findings(files, base, ctx.k8s_version)
-            kustomize_errors, _ = kustomize_findings(app_dir, base)
-        errors += schema_errors + crd_errors + kustomize_errors
-        summary = f"{len(files)} file(s): {checked} object(s) by schema, {crds} custom resource(s)"
-        return CheckResult.from_findings(self.name, summary, errors, warnings + crd_notes)
+            for own_namespace in (False, True):
+                spec = AppSpec(
+                    name="sample-app" if not own_namespace else "sample-own",
+                    image=SAMPLE_IMAGE,
+                    annotations=SAMPLE_ANNOTATIONS,
+                    namespace="applications" if not own_namespace else "sample-own",
+                    own_namespace=own_namespace,
+                )
+                app_dir = scaffold(spec, base)
+                app_files = list(iter_yaml_files(app_dir))
+                files += app_files
+                lint_errors, lint_warnings = yamllint_findings(app_files, ctx.yamllint_config, base)
+                schema_errors, _, _, _ = schema_findings(app_files, base, ctx.k8s_version)
+                crd_errors, crd_notes, _ = crd_findings(app_files, base, ctx.k8s_version)
+                kustomize_errors, _ = kustomize_findings(app_dir, base)
+                catalog_errors = [f"{spec.name}: {p}" for p in read_entry(app_dir, base).problems]
+                errors += lint_errors + schema_errors + crd_errors + kustomize_errors + catalog_errors
+                warnings += lint_warnings + crd_notes
+        summary = f"{len(files)} file(s) in 2 sample apps (shared namespace, own namespace)"
+        return CheckResult.from_findings(self.name, summary, errors, warnings, len(files))
+
+
+# The app checks live in apps.py; registered here so this file states the whole order: files first, then apps.
+register(AppAnnotationsCheck)
+register(AppNamespaceQuotaCheck)

@@ -1,7 +1,8 @@
 """`fleet validate`: the offline platform checks that `make validate` runs.
 
-Exit codes (fleet/exits.py): 0 every check passed (warnings allowed); 1 at least one check failed; 3 bad input
-(no such --root, a Kubernetes version kubernetes-validate has no schemas for, an unknown --check).
+Exit codes (fleet/exits.py): 0 no check failed and at least one had something to check (warnings allowed);
+1 a check failed, or no check had anything to check (an empty or wrong --root must not read as a pass);
+3 bad input (no such --root, a Kubernetes version kubernetes-validate has no schemas for, an unknown --check).
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from rich.table import Table
 from fleet import exits
 from fleet.exits import die
 from fleet.output import emit
-from fleet.validate.base import DEFAULT_K8S_VERSION, CheckResult, Context, registered, run_checks
+from fleet.validate.base import DEFAULT_K8S_VERSION, CheckResult, Context, Status, registered, run_checks
 
 EXIT_FAILED, EXIT_BAD_INPUT = exits.FINDINGS, exits.BAD_INPUT
 MAX_LINES = 40  # per check in the human output; --json carries every finding
@@ -28,19 +29,52 @@ def _supported(version: str) -> bool:
     return any(major_minor(v) == wanted for v in all_versions())
 
 
+class Outcome:
+    """The verdict over all results, and the one line that says it."""
+
+    def __init__(self, ctx: Context, results: list[CheckResult]) -> None:
+        self.failed = [r.name for r in results if r.status is Status.FAIL]
+        self.nothing = [r.name for r in results if r.status is Status.NOTHING]
+        self.checked = [r.name for r in results if r.status is not Status.NOTHING]
+        self.root = ctx.root
+        self.total = len(results)
+
+    @property
+    def name(self) -> str:
+        return "failed" if self.failed else "nothing-to-check" if not self.checked else "passed"
+
+    @property
+    def ok(self) -> bool:
+        return self.name == "passed"
+
+    def line(self) -> str:
+        skipped = f"; {len(self.nothing)} had nothing to check: {', '.join(self.nothing)}" if self.nothing else ""
+        if self.failed:
+            return f"[red]FAILED:[/] {', '.join(self.failed)}{skipped}"
+        if not self.checked:
+            return f"[red]nothing to check:[/] no check found anything to look at under {self.root}{skipped}"
+        if not self.nothing:
+            return f"[green]all {self.total} checks passed"
+        return f"[green]{len(self.checked)} of {self.total} checks had something to check and passed[/]{skipped}"
+
+
 def results_json(ctx: Context, results: list[CheckResult]) -> dict[str, Any]:
+    outcome = Outcome(ctx, results)
     return {
         "root": str(ctx.root),
         "k8s_version": ctx.k8s_version,
-        "ok": all(r.ok for r in results),
-        "checks": [
-            {"name": r.name, "ok": r.ok, "summary": r.summary, "errors": r.errors, "warnings": r.warnings}
-            for r in results
-        ],
+        "ok": outcome.ok,
+        "outcome": outcome.name,
+        "checked_something": len(outcome.checked),
+        "nothing_to_check": outcome.nothing,
+        "checks": [{**r.model_dump(), "status": r.status.value} for r in results],
     }
 
 
-def _render(results: list[CheckResult]) -> Any:
+VERDICTS = {Status.PASS: "[green]PASS", Status.FAIL: "[red]FAIL", Status.NOTHING: "[yellow]NOTHING"}
+
+
+def _render(ctx: Context, results: list[CheckResult]) -> Any:
     def render(console: Console) -> None:
         table = Table(title="fleet validate")
         table.add_column("Check")
@@ -49,8 +83,7 @@ def _render(results: list[CheckResult]) -> Any:
         table.add_column("Errors", justify="right")
         table.add_column("Warnings", justify="right")
         for r in results:
-            verdict = "[green]PASS" if r.ok else "[red]FAIL"
-            table.add_row(r.name, verdict, r.summary, str(len(r.errors)), str(len(r.warnings)))
+            table.add_row(r.name, VERDICTS[r.status], r.summary, str(len(r.errors)), str(len(r.warnings)))
         console.print(table)
         for r in results:
             for level, lines in (("error", r.errors), ("warning", r.warnings)):
@@ -59,8 +92,7 @@ def _render(results: list[CheckResult]) -> Any:
                     console.print(f"[{colour}]{r.name} {level}:[/] {line}", highlight=False, soft_wrap=True)
                 if len(lines) > MAX_LINES:
                     console.print(f"{r.name}: {len(lines) - MAX_LINES} more {level}(s); see --json")
-        failed = [r.name for r in results if not r.ok]
-        console.print("[red]FAILED:[/] " + ", ".join(failed) if failed else "[green]all checks passed")
+        console.print(Outcome(ctx, results).line(), highlight=False, soft_wrap=True)
 
     return render
 
@@ -76,7 +108,7 @@ def validate_command(
     list_checks: Annotated[bool, typer.Option("--list", help="List the checks and exit.")] = False,
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
 ) -> None:
-    """Offline platform checks: yamllint, Kubernetes schemas, custom resources, kustomize refs, new-app."""
+    """Offline platform checks: yamllint, schemas, custom resources, kustomize refs, new-app, app catalog."""
     if list_checks:
         listing = [{"name": c.name, "description": c.description} for c in registered()]
 
@@ -96,6 +128,6 @@ def validate_command(
         results = run_checks(ctx, check)
     except KeyError as exc:
         die(str(exc.args[0]), EXIT_BAD_INPUT)
-    emit(results_json(ctx, results), _render(results), as_json)
-    if not all(r.ok for r in results):
+    emit(results_json(ctx, results), _render(ctx, results), as_json)
+    if not Outcome(ctx, results).ok:
         raise typer.Exit(EXIT_FAILED)
