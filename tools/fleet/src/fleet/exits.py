@@ -16,8 +16,9 @@ import typer
 from fleet.output import fail
 
 OK = 0
-# The command ran and found something to act on: orphans (cleanup dry run), a failed check (validate), too few
-# free pod slots (capacity budget), a version in extended support that costs 6x (eks status).
+# The command ran and found something to act on: orphans (cleanup dry run), work for pre-destroy (dry run), a
+# failed check or nothing checked (validate), a missing catalog annotation, too few free pod slots (capacity
+# budget), a stated cost figure that is off (cost audit), a version in extended support that costs 6x (eks status).
 FINDINGS = 1
 # click could not parse the command line: unknown option, missing required option, a value of the wrong type or
 # outside the range the option declares. click picks this number; fleet never uses it for anything else.
@@ -31,11 +32,12 @@ DEADLINE = 4
 PAST_SUPPORT = 5
 # A remote service (AWS, the Pushgateway) failed or refused: nothing can be concluded, never "nothing found".
 REMOTE_ERROR = 6
-# cleanup --apply finished, but something tagged for the cluster is still there (blocked, or found again by the
-# re-scan after deleting).
+# An --apply finished but left things in place: cleanup's re-scan still finds something tagged for the cluster
+# (blocked, or recreated), or pre-destroy's objects and their AWS resources outlived --timeout.
 INCOMPLETE = 7
-# fleet refused to act because acting would destroy or overwrite something live: cleanup while the EKS cluster
-# still exists, new-app over an existing directory. Nothing was changed.
+# fleet refused to act because acting would destroy or overwrite something live, or the wrong thing: cleanup while
+# the EKS cluster still exists or with another account's credentials, pre-destroy with a kubeconfig for another
+# cluster, new-app over an existing directory. Nothing was changed.
 REFUSED = 8
 
 # For the docs test and --help texts: every code with a one-line meaning, in order.
@@ -47,7 +49,7 @@ TABLE: tuple[tuple[int, str, str], ...] = (
     (DEADLINE, "DEADLINE", "a support deadline is within --warn-days"),
     (PAST_SUPPORT, "PAST_SUPPORT", "past the end of support: AWS upgrades the control plane itself"),
     (REMOTE_ERROR, "REMOTE_ERROR", "a remote service failed: nothing can be concluded"),
-    (INCOMPLETE, "INCOMPLETE", "cleanup --apply left tagged resources in place"),
+    (INCOMPLETE, "INCOMPLETE", "an --apply finished but left things in place"),
     (REFUSED, "REFUSED", "refused to act on something live; nothing changed"),
 )
 
