@@ -48,6 +48,18 @@ def test_an_invalid_cluster_name_is_bad_input() -> None:
     assert "--cluster '-x;rm' is not a valid EKS cluster name" in result.stderr
 
 
+@pytest.mark.parametrize("region", ["eu-west", "eu-west-2a", "EU-WEST-2"])
+def test_a_region_that_is_not_a_region_name_is_bad_input_before_any_call(region: str) -> None:
+    app = typer.Typer()
+    app.command()(pre_destroy_command)
+    # No endpoint is reachable here: an AWS call would fail with exit 6, so exit 3 proves the check came first.
+    result = CliRunner().invoke(
+        app, ["--cluster", "staging", "--region", region, "--endpoint-url", "http://127.0.0.1:9"]
+    )
+    assert result.exit_code == exits.BAD_INPUT
+    assert f"--region {region!r} is not an AWS region name" in result.stderr
+
+
 def test_a_missing_kubeconfig_names_the_flag(tmp_path: Path) -> None:
     with pytest.raises(KubeconfigError, match=r"--kubeconfig .*/nope: no such file"):
         load(str(tmp_path / "nope"), None)

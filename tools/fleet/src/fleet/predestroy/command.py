@@ -12,7 +12,7 @@ import typer
 from fleet import exits
 from fleet.cleanup.aws import Aws, AwsError
 from fleet.cleanup.cluster import cluster_status
-from fleet.cleanup.command import CLUSTER_NAME
+from fleet.cleanup.command import check_input
 from fleet.output import emit, err_console
 from fleet.predestroy import kubeconfig
 from fleet.predestroy.aws_wait import attach_load_balancers, attach_volumes, load_balancers
@@ -36,8 +36,9 @@ It acts only when the kubeconfig's API server is the endpoint EKS reports for --
 already gone there is nothing to do (exit 0).
 
 Exit codes: 0 nothing to do, or everything gone; 1 dry run found work; 2 usage error; 3 invalid --cluster,
---timeout, --kubeconfig or --context; 6 AWS or Kubernetes API error (credentials, RBAC, unreachable); 7 --timeout
-reached with objects or AWS resources still there (listed); 8 refused: the kubeconfig points at another cluster.
+--region, --timeout, --kubeconfig or --context; 6 AWS or Kubernetes API error (credentials, RBAC,
+unreachable); 7 --timeout reached with objects or AWS resources still there (listed); 8 refused: the
+kubeconfig points at another cluster.
 """
 
 
@@ -64,8 +65,8 @@ def pre_destroy_command(
     poll_interval: float = typer.Option(5.0, "--poll-interval", min=0.01, hidden=True, help="Seconds between polls."),
     as_json: bool = typer.Option(False, "--json", help="Machine-readable output."),
 ) -> None:
-    if not CLUSTER_NAME.match(cluster):
-        exits.die(f"--cluster {cluster!r} is not a valid EKS cluster name", exits.BAD_INPUT)
+    # The same rules as cleanup's, from one place: a valid cluster name and a region that looks like one.
+    check_input(cluster, region, account_id=None, issuer=None, do_apply=False)
     timeout_seconds = parse_timeout(timeout)
     report = Report(cluster=cluster, region=region, applied=do_apply)
     try:
