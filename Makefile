@@ -12,7 +12,7 @@ STAMP := $(VENV)/.installed
 PACKAGES := applications/load-harness tools/fleet
 PACKAGE_FILES := applications/load-harness/pyproject.toml tools/fleet/pyproject.toml constraints.txt
 
-.PHONY: run test lint typecheck pytest bench bench-driver validate clean bytecode
+.PHONY: dashboards run test lint typecheck pytest bench bench-driver validate clean bytecode run-replicas observability observability-down
 
 $(STAMP): $(PACKAGE_FILES)
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -30,15 +30,27 @@ run: bytecode
 	mkdir -p var
 	HOST=$(HOST) PORT=$(PORT) $(BIN)/load-harness serve --host $(HOST) --port $(PORT)
 
+# The local observability stack (docs/observability.md, "Local stack"): N replicas behind a balancer on :8080, then
+# Prometheus, Pushgateway and Alertmanager on loopback; `observability-down` stops both. Everything lives in var/.
+N ?= 3
+run-replicas: bytecode
+	$(BIN)/python -m load_harness.localstack replicas --count $(N)
+
+observability: bytecode
+	$(BIN)/python -m load_harness.localstack up
+
+observability-down: $(STAMP)
+	$(BIN)/python -m load_harness.localstack down
+
 lint: $(STAMP)
-	$(BIN)/ruff check applications tools conftest.py
-	$(BIN)/ruff format --check applications tools conftest.py
+	$(BIN)/ruff check applications tools observability conftest.py
+	$(BIN)/ruff format --check applications tools observability conftest.py
 
 typecheck: $(STAMP)
-	$(BIN)/mypy applications/load-harness/src tools/fleet/src
+	$(BIN)/mypy applications/load-harness/src tools/fleet/src observability/dashboards
 
 pytest: bytecode
-	$(BIN)/pytest -q applications/load-harness/tests tools/fleet/tests
+	$(BIN)/pytest -q applications/load-harness/tests tools/fleet/tests observability/tests
 
 test: lint typecheck validate pytest
 
@@ -47,6 +59,9 @@ validate: $(STAMP)
 
 bench: bytecode
 	$(BIN)/python -m load_harness.bench
+
+dashboards: $(STAMP)  # regenerate observability/dashboards/*.json (a test fails when they are stale)
+	$(BIN)/python observability/dashboards/build.py
 
 bench-driver: bytecode
 	$(BIN)/python -m load_harness.bench.driver

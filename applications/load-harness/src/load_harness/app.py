@@ -9,7 +9,7 @@ import uuid
 
 from flask import Flask, Response, g, request
 
-from load_harness.api import chaos, flagger, jobs, meta, metrics, openapi, runs, work
+from load_harness.api import autoscaling, chaos, flagger, jobs, meta, metrics, openapi, runs, work
 from load_harness.context import KEY, AppServices
 from load_harness.dashboard import bp as dashboard_bp
 from load_harness.limits import compute_limits, current_limits
@@ -18,6 +18,7 @@ from load_harness.security import auth, headers, origin
 from load_harness.settings import Settings, get_settings
 from load_harness.store.engine import get_engine, make_engine
 from load_harness.telemetry import metrics as telemetry
+from load_harness.telemetry import tracing
 from load_harness.telemetry.logging import request_id_var
 
 log = logging.getLogger("load_harness.access")
@@ -44,6 +45,8 @@ def create_app(settings: Settings | None = None) -> Flask:
         registry=telemetry.build_registry(engine, settings.pod_name, settings.environment),
     )
     _install_request_telemetry(app, settings)
+    if tracing.enabled():  # off: nothing from opentelemetry is imported (telemetry/tracing.py)
+        tracing.install_request_spans(app)
     headers.install(app, settings.trusted_proxy_hops)
     # before_request hooks run in the order they are added: the Host and cross-site gate, then auth, then chaos,
     # so chaos only ever delays or fails a request that auth has let through.
@@ -51,7 +54,8 @@ def create_app(settings: Settings | None = None) -> Flask:
     auth.install(app, settings.api_key)
     chaos.install(app, settings.threads)
     register_error_handlers(app)
-    for blueprint in (meta.bp, jobs.bp, work.bp, chaos.bp, runs.bp, flagger.bp, metrics.bp, openapi.bp, dashboard_bp):
+    blueprints = (meta.bp, jobs.bp, work.bp, chaos.bp, runs.bp, autoscaling.bp, flagger.bp, metrics.bp, openapi.bp)
+    for blueprint in (*blueprints, dashboard_bp):
         app.register_blueprint(blueprint)
     return app
 

@@ -1,4 +1,5 @@
-"""What a web worker shares between requests: settings, the store engine, limits and the work pool.
+"""What a web worker shares between requests: settings, the store engine, limits, the work pool and the metrics
+providers (the dashboard's live panels and the API's autoscaling report read the same ones).
 
 Kept on `app.extensions` (not module globals) so that tests can build several apps side by side."""
 
@@ -13,6 +14,7 @@ from prometheus_client import CollectorRegistry
 from sqlalchemy.engine import Engine
 
 from load_harness.limits import PodLimits
+from load_harness.observe import Providers, providers_for
 from load_harness.settings import Settings
 from load_harness.workloads.work import WorkPool, pool_size_for
 
@@ -28,6 +30,7 @@ class AppServices:
     _pool: WorkPool | None = None
     _pool_lock: threading.Lock = field(default_factory=threading.Lock)
     _warming: bool = False
+    _providers: Providers | None = None
 
     def work_pool(self) -> WorkPool:
         # Created on first use (or by warm_work_pool), never during start-up, so cold start stays fast.
@@ -48,6 +51,19 @@ class AppServices:
                 return
             self._warming = True
         threading.Thread(target=self.work_pool, name="warm-work-pool", daemon=True).start()
+
+    def providers(self) -> Providers:
+        """The app's one set of metrics providers, made on first use: the local provider keeps the previous sample
+        it computes rates from, so every reader must share it."""
+        if self._providers is None:
+            with self._pool_lock:
+                if self._providers is None:
+                    self._providers = providers_for(self.settings, self.engine, self.limits)
+        return self._providers
+
+    def use_providers(self, providers: Providers) -> None:
+        """Replace the providers (tests inject recorded sources; nothing else needs to)."""
+        self._providers = providers
 
     def close(self) -> None:
         if self._pool is not None:

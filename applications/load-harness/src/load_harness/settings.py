@@ -10,6 +10,7 @@ import functools
 import os
 import secrets
 import socket
+import urllib.parse
 from pathlib import Path
 from typing import Literal
 
@@ -76,6 +77,36 @@ class Settings(BaseSettings):
     log_level: str = "INFO"
 
     prometheus_url: str = Field("", description="Prometheus base URL for the observer")
+    prometheus_timeout_seconds: float = Field(
+        5.0, gt=0, le=60, description="Each Prometheus query must answer within this"
+    )
+    observe_namespace: str = Field("", description="Namespace of the pods the observer reads; empty: POD_NAMESPACE")
+    observe_app_label: str = Field(
+        'job="load-harness"',
+        description="PromQL label matchers selecting this app's own series (observe/queries.py)",
+    )
+    observe_container: str = Field("load-harness", description="Container name in cAdvisor and kube-state-metrics")
+    observe_rate_window_seconds: int = Field(
+        120, ge=2, le=3600, description="Window of the observer's rate() queries; at least two scrape intervals"
+    )
+    pushgateway_url: str = Field(
+        "", description="Pushgateway base URL: each finished driver run pushes its summary there; empty: no push"
+    )
+    price_per_vcpu_hour: float | None = Field(
+        None,
+        ge=0,
+        le=100,
+        description="Autoscaling report: USD per vCPU-hour; unset: t3.large spot (autoscaling/cost.py)",
+    )
+    price_per_gb_hour: float | None = Field(
+        None,
+        ge=0,
+        le=100,
+        description="Autoscaling report: USD per GiB-hour; unset: t3.large spot (autoscaling/cost.py)",
+    )
+    pod_memory_request_mb: float | None = Field(
+        None, ge=0, le=1_048_576, description="Autoscaling report: each pod's memory request (MiB); unset: not charged"
+    )
     service_url: str = Field("", description="In-cluster Service URL the driver targets by default")
     driver_allowed_hosts: str = Field(
         "",
@@ -83,6 +114,17 @@ class Settings(BaseSettings):
         "wildcard must name its port (runs/guard.py)",
     )
     kubernetes_service_host: str = Field("", description="The Kubernetes API's address (set by the kubelet)")
+    observe_kubernetes: bool = Field(
+        False, description="Read the HPA, its events, the pods and the Deployment's rollout from the Kubernetes API"
+    )
+    observe_hpa_name: str = Field("load-harness", description="The HorizontalPodAutoscaler the observer reads")
+    observe_deployment: str = Field("load-harness", description="The Deployment whose pods and rollout it reads")
+    observe_kubeconfig: Path | None = Field(
+        None, description="A kubeconfig for use outside a cluster; unset: the pod's service account (in-cluster)"
+    )
+    observe_kubernetes_timeout_seconds: float = Field(
+        5.0, gt=0, le=60, description="Each Kubernetes API call must answer within this"
+    )
 
     @field_validator("driver_allowed_hosts")
     @classmethod
@@ -92,6 +134,11 @@ class Settings(BaseSettings):
 
         parse_patterns(value)
         return value
+
+    @field_validator("pushgateway_url")
+    @classmethod
+    def _pushgateway_url_is_base_url(cls, value: str) -> str:
+        return check_pushgateway_url(value) if value else value
 
     @field_validator("pod_name")
     @classmethod
@@ -129,6 +176,18 @@ class Settings(BaseSettings):
     @property
     def json_logs(self) -> bool:
         return self.log_format == "json" or (self.log_format == "auto" and not self.local_mode)
+
+
+def check_pushgateway_url(value: str) -> str:
+    """PUSHGATEWAY_URL's and `drive --pushgateway`'s one rule: an http(s) base URL with a host and no userinfo,
+    query or fragment (a password in it would be printed in every push warning). Returned without a trailing /."""
+    parts = urllib.parse.urlsplit(value.strip())
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        # The value itself is not echoed: it may hold a password.
+        raise ValueError(f"must be an http:// or https:// URL with a host (its scheme: {parts.scheme[:20]!r})")
+    if parts.username is not None or parts.password is not None or parts.query or parts.fragment:
+        raise ValueError("must not carry userinfo, a query or a fragment")
+    return urllib.parse.urlunsplit((parts.scheme, parts.netloc, parts.path.rstrip("/"), "", ""))
 
 
 @functools.lru_cache(maxsize=1)

@@ -3,12 +3,12 @@ silent placeholders when a source cannot be read."""
 
 from __future__ import annotations
 
+import socket
 from pathlib import Path
 from typing import Any
 
 from flask import Flask
 from load_harness.context import KEY
-from load_harness.dashboard import panels
 from load_harness.observe import LocalProvider, Providers, UnconfiguredClusterProvider
 from load_harness.store import pods as pod_store
 
@@ -36,10 +36,15 @@ def test_cluster_mode_defaults_to_the_cluster_scope(app_factory: Any) -> None:
     assert "No cluster metrics source is configured." in html
 
 
-def test_prometheus_url_without_a_provider_is_explained(app_factory: Any) -> None:
-    app = app_factory(environment="production", prometheus_url="http://prometheus:9090")
+def test_an_unreachable_prometheus_is_explained_not_blank(app_factory: Any) -> None:
+    # A port nothing listens on: the cluster view must name the URL and say why there are no figures.
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    url = f"http://127.0.0.1:{port}"
+    app = app_factory(environment="production", prometheus_url=url)
     html = app.test_client().get("/ui/partials/metrics").get_data(as_text=True)
-    assert "PROMETHEUS_URL is set (http://prometheus:9090), but this version has no Prometheus provider" in html
+    assert f"Prometheus at {url} is unreachable" in html
 
 
 def test_unreadable_cgroup_falls_back_and_says_so(app: Flask, tmp_path: Path) -> None:
@@ -100,7 +105,7 @@ def test_unavailable_store_is_stated(app: Flask, ui: Any) -> None:
             raise OperationalError("select", {}, Exception("database is locked"))
 
     local = LocalProvider(Broken(), "test-pod", 2.0, None)  # type: ignore[arg-type]
-    app.extensions[panels.EXTENSION] = Providers(local, UnconfiguredClusterProvider(), "pod")
+    app.extensions[KEY].use_providers(Providers(local, UnconfiguredClusterProvider(), "pod"))
     html = ui.get("/ui/partials/pods").get_data(as_text=True)
     assert "the store could not be read: OperationalError" in html
     metrics = ui.get("/ui/partials/metrics").get_data(as_text=True)

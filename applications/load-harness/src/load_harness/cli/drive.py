@@ -28,13 +28,16 @@ from load_harness.driver.sink import NullSink, RunSink, TeeSink
 from load_harness.driver.state import DriverState, StopReason, Summary
 from load_harness.driver.summary import summarize
 from load_harness.driver.thresholds import Threshold, ThresholdError, ThresholdResult, evaluate, parse_threshold
+from load_harness.settings import check_pushgateway_url, get_settings
 
 if TYPE_CHECKING:
     from load_harness.driver.progress import LiveView
+    from load_harness.driver.push_sink import PushSink
 
 EXIT_ABORTED = 1
 EXIT_THRESHOLDS = 99
 EXIT_INTERRUPTED = 130
+CLI_ORIGIN = "cli"  # the origin label of runs pushed from the command line (runs.model.RunOrigin.CLI)
 
 
 def _say(text: str) -> None:
@@ -69,10 +72,52 @@ def stored_run(run_id: str) -> tuple[Plan, list[str]]:
     return found
 
 
+def _traced(sink: RunSink, plan: Plan) -> RunSink:
+    """The run's sink, plus its spans when tracing is on (OTEL_EXPORTER_OTLP_ENDPOINT): otherwise nothing from
+    opentelemetry is imported, which keeps a shard's RSS and start time as they were."""
+    from load_harness.telemetry import tracing
+
+    if not tracing.enabled():
+        return sink
+    from load_harness.driver.trace_sink import TracingSink
+    from load_harness.settings import get_settings
+
+    tracing.start(get_settings(), component="driver")
+    active = tracing.tracer()
+    assert active is not None  # started just above
+    return TeeSink(sink, TracingSink(active, plan))
+
+
 def _store_sink(run_id: str, shard_index: int, shards: int) -> RunSink:
     from load_harness.runs.store_sink import StoreSink
 
     return StoreSink.for_run(run_id, shard_index, shards)
+
+
+def _push_sink(gateway: str, origin: str) -> PushSink:
+    # Loaded only when a gateway is set: prometheus_client's push machinery is no shard's business otherwise.
+    from load_harness.driver.push_sink import PushSink, PushTarget
+
+    return PushSink(PushTarget(gateway, origin))
+
+
+def _push_stored_run(run_id: str, gateway: str) -> None:
+    """After a stored run's shard: once the last shard has finished, the store holds the whole run's summary;
+    push that (a shard's own state is only its share). Two shards finishing together may both push it: the same
+    figures to the same group, so the second push changes nothing. Reading the store may fail too; it only warns."""
+    from sqlalchemy.exc import SQLAlchemyError
+
+    from load_harness.driver.push_sink import warn
+    from load_harness.runs import repository as run_store
+    from load_harness.store.engine import get_engine
+
+    try:
+        run = run_store.get(get_engine(), run_id)
+    except SQLAlchemyError as exc:
+        warn(f"no push to {gateway}: reading run {run_id} failed: {exc.__class__.__name__}")
+        return
+    if run is not None and not run.active and run.summary is not None:
+        _push_sink(gateway, str(run.source)).push(run.summary)
 
 
 async def _run_in_process(
@@ -102,7 +147,7 @@ def _run_shard(plan: Plan, shard_index: int, shards: int, run_id: str | None, st
             sinks.append(_store_sink(run_id, shard_index, shards))
         sink = TeeSink(*sinks) if len(sinks) > 1 else sinks[0] if sinks else NullSink()
         share = plan.for_shard(shard_index, shards)
-        return eventloop.run(_run_in_process(share, sink, run_id, None, start_at))
+        return eventloop.run(_run_in_process(share, _traced(sink, share), run_id, None, start_at))
     except (DriverError, LookupError) as exc:
         if channel is not None:
             channel.send_error(str(exc))
@@ -117,15 +162,27 @@ def execute(
     run_id: str | None = None,
     stream: bool = False,
     live: LiveView | None = None,
+    pushgateway: str | None = None,
 ) -> DriverState:
-    """Run a plan: one share of a bigger run, N local shard processes, or the whole run in this process."""
+    """Run a plan: one share of a bigger run, N local shard processes, or the whole run in this process. With a
+    `pushgateway`, the whole run's summary is pushed once at the end, by whichever process knows the whole run:
+    this one, the launcher of local shards, or the last shard of a stored run; never a launched (stream) shard."""
     if shard_index is not None:
-        return _run_shard(plan, shard_index, shards, run_id, stream)
+        state = _run_shard(plan, shard_index, shards, run_id, stream)
+        if pushgateway and run_id is not None and not stream:
+            _push_stored_run(run_id, pushgateway)
+        return state
     if shards > 1:
         on_state = (lambda state: live.update(live_from_state(state))) if live is not None else None
-        return ShardProcesses(shards, run_id=run_id, stream=True).run(plan, on_state)
-    sink = _store_sink(run_id, 0, 1) if run_id else NullSink()
-    return eventloop.run(_run_in_process(plan, sink, run_id, live))
+        merged = ShardProcesses(shards, run_id=run_id, stream=True).run(plan, on_state)
+        if pushgateway:
+            _push_sink(pushgateway, CLI_ORIGIN).finish(merged)
+        return merged
+    sinks: list[RunSink] = [_store_sink(run_id, 0, 1)] if run_id else []
+    if pushgateway:
+        sinks.append(_push_sink(pushgateway, CLI_ORIGIN))
+    sink = TeeSink(*sinks) if len(sinks) > 1 else sinks[0] if sinks else NullSink()
+    return eventloop.run(_run_in_process(plan, _traced(sink, plan), run_id, live))
 
 
 @functools.wraps(drive_options)  # typer reads drive_options' signature: the one definition of the flags
@@ -166,6 +223,7 @@ def run_command(options: DriveOptions) -> None:
         checks_spec: list[Threshold] = [parse_threshold(t) for t in threshold]
     except ThresholdError as exc:
         raise _usage(str(exc), "--threshold") from None
+    pushgateway = _pushgateway(options.pushgateway)
     if options.save and run_id is None:
         from load_harness.runs.store_sink import create_cli_run
 
@@ -185,12 +243,13 @@ def run_command(options: DriveOptions) -> None:
         from load_harness.driver.progress import LiveView
 
         live = LiveView(title, Console(stderr=True))
+    where: dict[str, Any] = {"shards": options.shards, "shard_index": options.shard_index, "run_id": run_id}
     try:
         if live is not None:
             with live:
-                state = execute(plan, shards=options.shards, shard_index=options.shard_index, run_id=run_id, live=live)
+                state = execute(plan, live=live, pushgateway=pushgateway, **where)
         else:
-            state = execute(plan, shards=options.shards, shard_index=options.shard_index, run_id=run_id)
+            state = execute(plan, pushgateway=pushgateway, **where)
     except (DriverError, LookupError) as exc:
         _say(f"[bold red]error:[/] {exc}")
         raise typer.Exit(EXIT_ABORTED) from None
@@ -218,6 +277,16 @@ def run_command(options: DriveOptions) -> None:
         _say(f"[bold red]aborted:[/] {summary.message}")
     if code:
         raise typer.Exit(code)
+
+
+def _pushgateway(flag: str | None) -> str | None:
+    """--pushgateway, else PUSHGATEWAY_URL (checked when the settings load), else None: no push."""
+    if flag is None:
+        return get_settings().pushgateway_url or None
+    try:
+        return check_pushgateway_url(flag)
+    except ValueError as exc:
+        raise _usage(str(exc), "--pushgateway") from None
 
 
 def exit_code(summary: Summary, checks: list[ThresholdResult]) -> int:

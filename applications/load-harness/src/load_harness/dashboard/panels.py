@@ -2,34 +2,22 @@
 
 from __future__ import annotations
 
-import threading
 from typing import Any
 
-from flask import current_app, render_template, request
+from flask import render_template, request
 from flask.blueprints import BlueprintSetupState
 
 from load_harness.context import KEY, AppServices, ctx
 from load_harness.dashboard.blueprint import bp
-from load_harness.observe import Providers, Scope, providers_for
+from load_harness.observe import Providers, Scope
 
-EXTENSION = "load_harness.dashboard.providers"
 # Colour thresholds of the usage bars (percent of the limit): below WARN is fine, from HIGH on it is critical.
 WARN_PCT = 70
 HIGH_PCT = 90
-_lock = threading.Lock()
 
 
 def providers() -> Providers:
-    """One set per app: the local provider keeps the previous sample it computes rates from."""
-    found: Providers | None = current_app.extensions.get(EXTENSION)
-    if found is None:
-        with _lock:
-            found = current_app.extensions.get(EXTENSION)
-            if found is None:
-                context = ctx()
-                found = providers_for(context.settings, context.engine, context.limits)
-                current_app.extensions[EXTENSION] = found
-    return found
+    return ctx().providers()
 
 
 @bp.record_once
@@ -38,7 +26,7 @@ def _create_providers(state: BlueprintSetupState) -> None:
     # means the first panel a user sees already has figures instead of "measuring".
     context: AppServices | None = state.app.extensions.get(KEY)
     if context is not None:
-        state.app.extensions[EXTENSION] = providers_for(context.settings, context.engine, context.limits)
+        context.providers()
 
 
 def _scope() -> Scope:

@@ -7,6 +7,8 @@ from typing import Any
 
 from flask import Response, jsonify, render_template, request
 
+from load_harness.autoscaling.render import charts as autoscaling_charts
+from load_harness.autoscaling.service import report_for
 from load_harness.dashboard import runs as dash
 from load_harness.dashboard import runs_data
 from load_harness.dashboard.blueprint import bp
@@ -78,7 +80,10 @@ def chart_data(detail: dash.RunDetail) -> dict[str, Any]:
 @bp.get("/runs/<run_id>")
 def run_detail(run_id: str) -> str:
     detail = runs_data.detail(run_id)
-    return render_template("dashboard/runs/detail.html", run=detail, s=detail.summary)
+    report = report_for(run_id)
+    return render_template(
+        "dashboard/runs/detail.html", run=detail, s=detail.summary, report=report, charts=autoscaling_charts(report)
+    )
 
 
 @bp.get("/runs/<run_id>/data.json")

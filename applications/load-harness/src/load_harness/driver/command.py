@@ -38,6 +38,7 @@ class DriveOptions:
     iterations: int | None
     insecure: bool
     save: bool
+    pushgateway: str | None
     run_id: str | None
     shard_index: int | None
     stream: bool
@@ -68,6 +69,10 @@ def drive_options(
     save: Annotated[
         bool, typer.Option("--save", help="Record the run in the store (DATABASE_URL) so the dashboard shows it")
     ] = False,
+    pushgateway: Annotated[
+        str | None,
+        typer.Option(help="Push the run's summary to this Pushgateway when it ends (default: PUSHGATEWAY_URL)"),
+    ] = None,
     run_id: Annotated[str | None, typer.Option(hidden=True)] = None,
     shard_index: Annotated[int | None, typer.Option(hidden=True)] = None,
     stream: Annotated[bool, typer.Option(STREAM_FLAG, hidden=True)] = False,
@@ -94,6 +99,7 @@ def drive_options(
         iterations=iterations,
         insecure=insecure,
         save=save,
+        pushgateway=pushgateway,
         run_id=run_id,
         shard_index=shard_index,
         stream=stream,

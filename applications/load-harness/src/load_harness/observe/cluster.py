@@ -1,21 +1,18 @@
-"""The cluster scope. This release ships no cluster source: the Prometheus and Kubernetes providers arrive with
-the observability work. Until then the panel says so plainly instead of showing empty figures."""
+"""The cluster scope when no cluster source can answer: PROMETHEUS_URL is unset, or its settings are invalid. The
+panel then says so plainly, and how to fix it, instead of showing empty figures."""
 
 from __future__ import annotations
 
 from load_harness.observe.base import Figure, Overview, PodList, Scope, unavailable_figure
 
+NO_SOURCE_REASON = (
+    "No cluster metrics source is configured. Set PROMETHEUS_URL to read every pod's CPU, memory, requests and "
+    "latency from Prometheus (docs/metrics.md, 'The Prometheus provider'). The 'This pod' view reads the local cgroup."
+)
 
-def no_source_reason(prometheus_url: str) -> str:
-    if prometheus_url:
-        return (
-            f"PROMETHEUS_URL is set ({prometheus_url}), but this version has no Prometheus provider yet, "
-            "so cluster-wide figures are not available. The 'This pod' view reads the local cgroup."
-        )
-    return (
-        "No cluster metrics source is configured. Cluster-wide average and maximum need a Prometheus or "
-        "Kubernetes provider, which this version does not include yet. The 'This pod' view reads the local cgroup."
-    )
+
+def misconfigured_reason(problem: str) -> str:
+    return f"The Prometheus provider is not running because its settings are invalid: {problem}"
 
 
 class UnconfiguredClusterProvider:
@@ -24,8 +21,8 @@ class UnconfiguredClusterProvider:
     scope: Scope = "cluster"
     source = "none configured"
 
-    def __init__(self, prometheus_url: str = "") -> None:
-        self.reason = no_source_reason(prometheus_url)
+    def __init__(self, reason: str = NO_SOURCE_REASON) -> None:
+        self.reason = reason
 
     def _figure(self, label: str, unit: str) -> Figure:
         return unavailable_figure(label, unit, "no cluster source configured")

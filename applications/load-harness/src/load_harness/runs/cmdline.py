@@ -54,6 +54,7 @@ REFUSED: Mapping[str, str] = {
     "json_output": "the webhook answers with JSON already; this only changes what the CLI prints",
     "report": "would write a file on the server; the run's figures are at GET /runs/{id}",
     "save": "a webhook run is always recorded in the store",
+    "pushgateway": "the server's shards push to its own PUSHGATEWAY_URL; a webhook does not choose where",
     "max_in_flight": "the service sets its own in-flight cap for runs it starts",
     "max_burst": "the service sets its own catch-up burst cap for runs it starts",
     "insecure": "runs started remotely always verify TLS certificates",

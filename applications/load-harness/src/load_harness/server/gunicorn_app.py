@@ -23,6 +23,7 @@ SETTINGS = (
     "proc_name",
     "child_exit",
     "post_fork",
+    "worker_exit",
 )
 
 

@@ -6,6 +6,7 @@ import os
 from typing import Any
 
 from load_harness.settings import get_settings
+from load_harness.telemetry import tracing
 from load_harness.telemetry.metrics import mark_process_dead
 from load_harness.workloads import lifeline
 
@@ -40,6 +41,13 @@ def post_fork(_server: Any, worker: Any) -> None:
     set_process_name("lh-web-worker")
     configure_logging(get_settings(), component="web")
     get_engine().dispose(close=False)
+    # Here, not in the master: the span exporter's thread must run in the worker (a thread does not survive fork).
+    tracing.start_if_enabled(get_settings(), component="web")
+
+
+def worker_exit(_server: Any, _worker: Any) -> None:
+    # Spans still queued in this worker are exported before it goes (within tracing.EXIT_FLUSH_TIMEOUT_S).
+    tracing.shutdown()
 
 
 def child_exit(_server: Any, worker: Any) -> None:

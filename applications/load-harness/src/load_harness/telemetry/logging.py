@@ -9,6 +9,8 @@ import sys
 import time
 from typing import TYPE_CHECKING, Any
 
+from load_harness.telemetry import tracing
+
 if TYPE_CHECKING:
     from load_harness.settings import Settings
 
@@ -34,6 +36,9 @@ class JsonFormatter(logging.Formatter):
         request_id = request_id_var.get()
         if request_id:
             entry["request_id"] = request_id
+        span = tracing.current_ids()  # None unless tracing is on and a span is active
+        if span is not None:
+            entry["trace_id"], entry["span_id"] = span.trace_id, span.span_id
         for key, value in record.__dict__.items():
             if key not in _STANDARD and not key.startswith("_"):
                 entry[key] = value

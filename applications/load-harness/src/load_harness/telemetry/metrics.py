@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import platform
+import time
 from collections.abc import Iterator
 
 from prometheus_client import (
@@ -31,7 +32,8 @@ from load_harness.store import jobs as job_store
 # `_created` series double the series count for no use on a dashboard.
 disable_created_metrics()
 
-LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0)
+# 0.2 is the latency SLO's threshold (observability/rules): the SLI reads the le="0.2" bucket, so it must be one.
+LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.2, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0)
 
 REQUEST_DURATION = Histogram(
     "flask_http_request_duration_seconds",
@@ -83,6 +85,14 @@ class PodCollector(Collector):
             "load_harness_memory_held_bytes",
             "Memory that running memory jobs on this pod hold",
             value=float(sum(j.memory_bytes for j in running)),
+        )
+        # The supervisor ends a job within a poll of its deadline; a running row well past it means a stuck
+        # supervisor or job process (the LoadHarnessJobPastDeadline alert reads this).
+        now = time.time()
+        yield GaugeMetricFamily(
+            "load_harness_job_overdue_seconds",
+            "How long the most overdue running job on this pod has been past its deadline (0 when none)",
+            value=max((now - j.deadline_at for j in running if j.deadline_at < now), default=0.0),
         )
 
     def _container(self) -> Iterator[GaugeMetricFamily | CounterMetricFamily]:
