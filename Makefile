@@ -12,7 +12,7 @@ STAMP := $(VENV)/.installed
 PACKAGES := applications/load-harness tools/fleet
 PACKAGE_FILES := applications/load-harness/pyproject.toml tools/fleet/pyproject.toml constraints.txt
 
-.PHONY: dashboards run test lint typecheck pytest bench bench-driver validate clean bytecode run-replicas observability observability-down
+.PHONY: dashboards run test lint typecheck pytest bench bench-driver validate clean bytecode run-replicas observability observability-down kind-up kind-down
 
 $(STAMP): $(PACKAGE_FILES)
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -56,6 +56,14 @@ test: lint typecheck validate pytest
 
 validate: $(STAMP)
 	$(BIN)/fleet validate
+
+# A local kind cluster running the platform through Flux from this repository (k8s/clusters/local; needs Docker,
+# kind, kubectl, flux). REPO_URL and BRANCH default to the origin remote and the current branch: push first.
+kind-up:
+	scripts/kind-up.sh
+
+kind-down:
+	scripts/kind-down.sh
 
 bench: bytecode
 	$(BIN)/python -m load_harness.bench

@@ -36,6 +36,9 @@ class Settings(BaseSettings):
     )
     namespace: str = Field("default", validation_alias=AliasChoices("POD_NAMESPACE", "NAMESPACE"))
     database_url: str = Field("", description="SQLAlchemy URL; empty means SQLite at var/load-harness.db")
+    database_url_file: Path | None = Field(
+        None, description="Read DATABASE_URL from this file (a Kubernetes Secret mounted as a file, not an env var)"
+    )
     data_dir: Path = Field(REPO_VAR, description="Where the default SQLite database lives")
 
     api_key: str = Field("", description="Empty disables auth")
@@ -158,6 +161,10 @@ class Settings(BaseSettings):
     def _resolve_secrets(self) -> Settings:
         if self.api_key_file is not None and not self.api_key:
             self.api_key = self.api_key_file.read_text(encoding="utf-8").strip()
+        # The URL carries the database password: a file keeps it out of the environment, which `ps e`, crash dumps
+        # and child processes can read.
+        if self.database_url_file is not None and not self.database_url:
+            self.database_url = self.database_url_file.read_text(encoding="utf-8").strip()
         if not self.secret_key:
             # A random key per start is safe: sessions only need to survive one server's lifetime locally.
             self.secret_key = secrets.token_hex(32)

@@ -7,6 +7,7 @@ from pathlib import Path
 
 from flask import Flask
 from flask.testing import FlaskClient
+from load_harness.settings import Settings
 
 
 def test_compat_endpoints(client: FlaskClient) -> None:
@@ -55,6 +56,15 @@ def test_api_key_from_file(tmp_path: Path, app_factory: Callable[..., Flask]) ->
     client = app_factory(api_key_file=key_file).test_client()
     assert client.get("/version").status_code == 401
     assert client.get("/version", headers={"X-API-Key": "from-file"}).status_code == 200
+
+
+def test_database_url_from_file(tmp_path: Path) -> None:
+    # The URL holds the password: read from a mounted Secret file, never required in the environment.
+    url_file = tmp_path / "url"
+    url_file.write_text(f"sqlite:///{tmp_path / 'from-file.db'}\n")
+    settings = Settings(database_url_file=url_file)
+    assert settings.resolved_database_url == f"sqlite:///{tmp_path / 'from-file.db'}"
+    assert Settings(database_url="sqlite:///given.db", database_url_file=url_file).database_url == "sqlite:///given.db"
 
 
 def test_openapi_document_is_generated_from_models(client: FlaskClient) -> None:

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import typer
 
-from fleet import capacity, catalog, cleanup, cost, dora, eks, newapp, predestroy, validate
+from fleet import capacity, catalog, cleanup, cost, dora, eks, gitops, newapp, predestroy, validate
 
 app = typer.Typer(
     name="fleet",
@@ -38,6 +38,7 @@ app.add_typer(cost.app, name="cost")
 app.add_typer(capacity.app, name="capacity")
 app.add_typer(eks.app, name="eks")
 app.add_typer(dora.app, name="dora")
+app.add_typer(gitops.app, name="gitops")
 app.command("cleanup")(cleanup.cleanup_command)
 app.command("pre-destroy")(predestroy.pre_destroy_command)
 app.command("new-app")(newapp.new_app_command)

@@ -38,7 +38,9 @@ def is_kubernetes_object(doc: Any) -> bool:
 
 
 def is_kustomize_config(path: Path, doc: Any) -> bool:
-    """kustomization.yaml (kustomize.config.k8s.io) is build input for kustomize, not an object to apply."""
+    """kustomization.yaml (kustomize.config.k8s.io) is build input for kustomize, not an object to apply; so is
+    k8s/kind/kind-config.yaml (kind.x-k8s.io), which `kind create cluster` reads and no API server ever sees."""
     if path.name in KUSTOMIZATION_NAMES:
         return True
-    return isinstance(doc, dict) and str(doc.get("apiVersion", "")).startswith("kustomize.config.k8s.io/")
+    api_version = str(doc.get("apiVersion", "")) if isinstance(doc, dict) else ""
+    return api_version.startswith(("kustomize.config.k8s.io/", "kind.x-k8s.io/"))

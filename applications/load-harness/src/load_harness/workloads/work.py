@@ -126,10 +126,15 @@ class WorkPool:
         # Start every worker now, from this thread: the executor starts workers on demand in whichever thread
         # submits, so a pool that is already full never starts one from a request thread. It also spares the
         # first requests the start-up time.
-        for _ in range(3):
-            for future in [executor.submit(_ready) for _ in range(self.size)]:
-                future.result(timeout=60)
-            if len(self.pids(executor)) >= self.size:
+        # Ready means every worker has run its initializer (lifeline, nice), which a worker proves by answering
+        # `_ready`: a process that exists but is still starting is not counted. On a loaded machine one worker can
+        # answer several rounds before the others are up, hence rounds until a deadline, not a fixed count.
+        answered: set[int] = set()
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            answered.update(f.result(timeout=60) for f in [executor.submit(_ready) for _ in range(self.size)])
+            started = set(self.pids(executor))
+            if len(started) >= self.size and started <= answered:
                 break
         return executor
 

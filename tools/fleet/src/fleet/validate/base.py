@@ -11,7 +11,9 @@ from pathlib import Path
 
 from pydantic import BaseModel
 
-DEFAULT_K8S_VERSION = "1.34.0"
+from fleet.validate.render import clear_cache
+
+DEFAULT_K8S_VERSION = "1.35.0"  # the clusters' version (shared GitOps conventions)
 
 
 @dataclass(frozen=True)
@@ -91,6 +93,7 @@ def run_checks(ctx: Context, names: list[str] | None = None) -> list[CheckResult
         if unknown:
             raise KeyError(f"unknown check(s) {', '.join(unknown)}; known: {', '.join(_REGISTRY)}")
         checks = [_REGISTRY[n] for n in names]
+    clear_cache()  # every run builds the tree as it is now; checks within the run share the builds
     results: list[CheckResult] = []
     for check in checks:
         try:

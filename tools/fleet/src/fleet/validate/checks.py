@@ -15,6 +15,8 @@ from fleet.newapp.render import scaffold
 from fleet.newapp.spec import AppSpec
 from fleet.validate.apps import AppAnnotationsCheck, AppNamespaceQuotaCheck
 from fleet.validate.base import Check, CheckResult, Context, register
+from fleet.validate.render import render_all, rendered_objects
+from fleet.validate.rendered import crd_schema_findings, rendered_schema_findings, unique_objects
 from fleet.validate.yamlfiles import crd_findings, kustomize_findings, schema_findings, yamllint_findings
 
 
@@ -24,6 +26,18 @@ def _k8s_files(ctx: Context) -> list[Path]:
 
 def _where(ctx: Context) -> str:
     return "" if ctx.k8s_dir.is_dir() else f" (no {ctx.k8s_dir})"
+
+
+@register
+class K8sPresentCheck(Check):
+    name = "k8s-present"
+    description = "k8s/ exists and holds YAML: a missing or empty GitOps tree is an error, not 'nothing to check'"
+
+    def run(self, ctx: Context) -> CheckResult:
+        files = _k8s_files(ctx)
+        errors = [] if files else [f"{ctx.k8s_dir}: {'empty (no YAML files)' if ctx.k8s_dir.is_dir() else 'missing'}"]
+        summary = f"{len(files)} YAML file(s) under k8s/"
+        return CheckResult.from_findings(self.name, summary, errors, [], max(len(files), 1))
 
 
 @register
@@ -38,29 +52,6 @@ class YamllintCheck(Check):
 
 
 @register
-class KubernetesSchemaCheck(Check):
-    name = "k8s-schema"
-    description = "kubernetes-validate --strict on built-in kinds under k8s/ (kustomization.yaml skipped)"
-
-    def run(self, ctx: Context) -> CheckResult:
-        errors, warnings, checked, deferred = schema_findings(_k8s_files(ctx), ctx.root, ctx.k8s_version)
-        summary = f"{checked} object(s) against Kubernetes {ctx.k8s_version}, {deferred} custom resource(s) deferred"
-        return CheckResult.from_findings(self.name, summary + _where(ctx), errors, warnings, checked)
-
-
-@register
-class CrdStructureCheck(Check):
-    name = "crd-structure"
-    description = "apiVersion/kind/metadata.name and required spec fields of custom resources under k8s/"
-
-    def run(self, ctx: Context) -> CheckResult:
-        errors, warnings, checked = crd_findings(_k8s_files(ctx), ctx.root, ctx.k8s_version)
-        return CheckResult.from_findings(
-            self.name, f"{checked} custom resource(s){_where(ctx)}", errors, warnings, checked
-        )
-
-
-@register
 class KustomizeResourcesCheck(Check):
     name = "kustomize-resources"
     description = "every local resource a kustomization.yaml under k8s/ lists exists"
@@ -70,6 +61,59 @@ class KustomizeResourcesCheck(Check):
             return CheckResult.from_findings(self.name, f"0 kustomization(s){_where(ctx)}", [], [], 0)
         errors, count = kustomize_findings(ctx.k8s_dir, ctx.root)
         return CheckResult.from_findings(self.name, f"{count} kustomization(s)", errors, [], count)
+
+
+@register
+class KustomizeBuildCheck(Check):
+    name = "kustomize-build"
+    description = (
+        "kubectl kustomize builds every overlay, Flux Kustomization path and local overlay; "
+        "cluster-vars substitution leaves no ${VAR}"
+    )
+
+    def run(self, ctx: Context) -> CheckResult:
+        rendered = render_all(ctx.root)
+        errors = [e for r in rendered for e in r.errors]
+        objects = sum(len(r.objects) for r in rendered)
+        summary = f"{len(rendered)} target(s), {objects} object(s)"
+        return CheckResult.from_findings(self.name, summary, errors, [], len(rendered))
+
+
+@register
+class KubernetesSchemaCheck(Check):
+    name = "k8s-schema"
+    description = "kubernetes-validate --strict on every rendered built-in object (custom resources: crd-schema)"
+
+    def run(self, ctx: Context) -> CheckResult:
+        errors, checked, deferred = rendered_schema_findings(
+            unique_objects(rendered_objects(ctx.root)), ctx.k8s_version
+        )
+        summary = (
+            f"{checked} rendered object(s) against Kubernetes {ctx.k8s_version}, {deferred} custom resource(s) deferred"
+        )
+        return CheckResult.from_findings(self.name, summary + _where(ctx), errors, [], checked)
+
+
+@register
+class CrdSchemaCheck(Check):
+    name = "crd-schema"
+    description = "every rendered custom resource against its CRD's openAPIV3Schema, unknown fields rejected"
+
+    def run(self, ctx: Context) -> CheckResult:
+        errors, checked = crd_schema_findings(unique_objects(rendered_objects(ctx.root)), ctx.k8s_version)
+        return CheckResult.from_findings(self.name, f"{checked} custom resource(s){_where(ctx)}", errors, [], checked)
+
+
+@register
+class CrdStructureCheck(Check):
+    name = "crd-structure"
+    description = "apiVersion/kind/metadata.name and required spec fields of custom resources in the files under k8s/"
+
+    def run(self, ctx: Context) -> CheckResult:
+        errors, warnings, checked = crd_findings(_k8s_files(ctx), ctx.root, ctx.k8s_version)
+        return CheckResult.from_findings(
+            self.name, f"{checked} custom resource(s){_where(ctx)}", errors, warnings, checked
+        )
 
 
 # What the sample renderings use; the digest is a made-up one of the right shape.
@@ -120,3 +164,17 @@ class NewAppOutputCheck(Check):
 # The app checks live in apps.py; registered here so this file states the whole order: files first, then apps.
 register(AppAnnotationsCheck)
 register(AppNamespaceQuotaCheck)
+
+# Part 2 of the rendered-tree checks (CEL policies, pod budget, cross-object consistency), after the schemas.
+from fleet.validate.budget import PodBudgetCheck  # noqa: E402  (kept beside its registration)
+from fleet.validate.consistency import ConsistencyCheck  # noqa: E402
+from fleet.validate.policies import AdmissionPoliciesCheck  # noqa: E402
+
+register(AdmissionPoliciesCheck)
+register(PodBudgetCheck)
+register(ConsistencyCheck)
+
+# checkov last: its own venv (checkovrun.py) and the slowest start; everything cheaper has reported by then.
+from fleet.validate.checkovrun import CheckovCheck  # noqa: E402
+
+register(CheckovCheck)

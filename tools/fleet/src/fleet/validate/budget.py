@@ -1,0 +1,142 @@
+"""The `pod-budget` check: the rendered staging cluster must fit one node's max pods with slots to spare.
+
+Staging runs on one node (the roadmap's cost decision), so everything lands on it: the rendered workloads of
+every staging target (Deployments at their HPA's maxReplicas, StatefulSets at replicas, DaemonSets once, Jobs at
+parallelism), each HelmRelease's pods from k8s/infrastructure/controllers/chart-pods.yaml, and the EKS system pods.
+The counting is `fleet capacity budget`'s own (fleet/capacity/): the rendered objects are written to one file and
+scanned, so the check and the command can never disagree. Two additions the raw scan cannot see:
+- a Flagger Canary runs the canary Deployment beside its primary during analysis: + the HPA's minReplicas (1);
+- a HelmRelease with `spec.suspend: true` from the start (the AWS Load Balancer Controller) is never installed:
+  it is listed in the warnings, not counted.
+The node: NODE_INSTANCE_TYPE from staging's cluster-vars if set, else the smallest node the staging Karpenter
+NodePools allow (node.kubernetes.io/instance-type In [...]), else t3.large (35 pods). No prefix delegation.
+"""
+
+from __future__ import annotations
+
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from fleet.capacity.budget import Scan, scan_manifests
+from fleet.capacity.charts import ChartTable, load_chart_table
+from fleet.capacity.enis import load_instance_types, max_pods
+from fleet.capacity.system import load_system_table, parse_addons, system_rows
+from fleet.datafiles import DataFileError
+from fleet.validate.base import Check, CheckResult, Context
+from fleet.validate.policies import ClusterView, cluster_views
+from fleet.validate.render import cluster_vars, render_all
+
+CLUSTER = "staging"
+DEFAULT_INSTANCE_TYPE = "t3.large"
+BUFFER = 2  # free slots for a rolling update's surge pod and a debug pod
+CHART_TABLE = Path("k8s/infrastructure/controllers/chart-pods.yaml")
+INSTANCE_TYPE_LABEL = "node.kubernetes.io/instance-type"
+
+
+def _dict(value: Any) -> dict[str, Any]:
+    return value if isinstance(value, dict) else {}
+
+
+def node_instance_type(docs: list[dict[str, Any]], variables: dict[str, str]) -> tuple[str, str]:
+    """The instance type the budget is for, and why."""
+    if variables.get("NODE_INSTANCE_TYPE"):
+        return variables["NODE_INSTANCE_TYPE"], "NODE_INSTANCE_TYPE in cluster-vars"
+    table = load_instance_types()
+    allowed: list[str] = []
+    for doc in docs:
+        if doc.get("kind") == "NodePool" and str(doc.get("apiVersion", "")).startswith("karpenter.sh/"):
+            spec = _dict(_dict(_dict(doc.get("spec")).get("template")).get("spec"))
+            for req in spec.get("requirements") or []:
+                if _dict(req).get("key") == INSTANCE_TYPE_LABEL and req.get("operator") == "In":
+                    allowed += [str(v) for v in req.get("values") or [] if str(v) in table.instance_types]
+    if allowed:
+        smallest = min(allowed, key=lambda t: max_pods(table, t).max_pods)
+        return smallest, "smallest instance type the staging NodePools allow"
+    return DEFAULT_INSTANCE_TYPE, "default (no NODE_INSTANCE_TYPE in cluster-vars, no NodePool instance types)"
+
+
+def canary_extra(docs: list[dict[str, Any]]) -> list[tuple[str, int]]:
+    """(what, pods) for each Canary: the canary Deployment at its HPA's minReplicas beside the primary."""
+    hpas = {
+        (str(_dict(d.get("metadata")).get("namespace")), str(_dict(d.get("metadata")).get("name"))): d
+        for d in docs
+        if d.get("kind") == "HorizontalPodAutoscaler"
+    }
+    extra = []
+    for doc in docs:
+        if doc.get("kind") != "Canary" or not str(doc.get("apiVersion", "")).startswith("flagger.app/"):
+            continue
+        meta, spec = _dict(doc.get("metadata")), _dict(doc.get("spec"))
+        ns = str(meta.get("namespace"))
+        hpa = hpas.get((ns, str(_dict(spec.get("autoscalerRef")).get("name"))))
+        low = _dict(_dict(hpa).get("spec")).get("minReplicas", 1)
+        pods = low if isinstance(low, int) and low > 0 else 1
+        extra.append((f"Canary {ns}/{meta.get('name')}: canary Deployment during analysis", pods))
+    return extra
+
+
+def scan_rendered(docs: list[dict[str, Any]], charts: ChartTable) -> tuple[Scan, list[str]]:
+    """fleet capacity's scan over rendered objects; suspended HelmReleases are left out (never installed)."""
+    notes: list[str] = []
+    kept = []
+    for doc in docs:
+        if doc.get("kind") == "HelmRelease" and _dict(doc.get("spec")).get("suspend") is True:
+            meta = _dict(doc.get("metadata"))
+            notes.append(f"HelmRelease {meta.get('namespace')}/{meta.get('name')} is suspended: not counted")
+            continue
+        kept.append(doc)
+    system = load_system_table()
+    rows = system_rows(system, parse_addons(None, system), {})
+    with tempfile.TemporaryDirectory(prefix="fleet-budget-") as tmp:
+        path = Path(tmp) / "rendered.yaml"
+        path.write_text(yaml.safe_dump_all(kept, sort_keys=False), encoding="utf-8")
+        scan = scan_manifests(path, rows, charts)
+    # The scan names its input file; here that is a temporary file, so say what it really is.
+    scan.warnings = [w.replace(f"{path}: ", "rendered staging: ") for w in scan.warnings]
+    return scan, notes
+
+
+def budget_findings(view: ClusterView, root: Path) -> tuple[list[str], list[str], str]:
+    """Errors, warnings and a summary line for one cluster's rendered objects."""
+    warnings: list[str] = []
+    table_path = root / CHART_TABLE
+    if table_path.is_file():
+        charts = load_chart_table(table_path)
+    else:
+        charts = load_chart_table()
+        warnings.append(f"{CHART_TABLE} missing: fleet's packaged chart table used")
+    scan, notes = scan_rendered(view.docs, charts)
+    warnings += notes + scan.warnings
+    extra = canary_extra(view.docs)
+    instance, why = node_instance_type(view.docs, cluster_vars(root, view.cluster))
+    node = max_pods(load_instance_types(), instance)
+    total = scan.pods + scan.system_pods + sum(p for _, p in extra)
+    free = node.max_pods - total
+    parts = f"{scan.pods} workload + {scan.system_pods} system + {sum(p for _, p in extra)} canary"
+    summary = f"{view.cluster}: {total} pods ({parts}) on one {instance} ({node.max_pods} max, {why}), {free} free"
+    errors = []
+    if free < BUFFER:
+        biggest = sorted((w for w in scan.workloads if w.counted), key=lambda w: -w.pods)[:5]
+        top = ", ".join(f"{w.kind} {w.namespace}/{w.name} {w.pods} ({w.basis})" for w in biggest)
+        errors.append(f"{summary}: fewer than {BUFFER} free slots; largest: {top}")
+    return errors, warnings, summary
+
+
+class PodBudgetCheck(Check):
+    name = "pod-budget"
+    description = "rendered staging pods + chart pods + EKS system pods fit one node's max pods with 2 to spare"
+
+    def run(self, ctx: Context) -> CheckResult:
+        views = [v for v in cluster_views(render_all(ctx.root)) if v.cluster == CLUSTER]
+        if not views or not views[0].objects:
+            return CheckResult.from_findings(self.name, f"no rendered {CLUSTER} objects", [], [], 0)
+        try:
+            errors, warnings, summary = budget_findings(views[0], ctx.root)
+        except KeyError as exc:  # an instance type the ENI table lacks
+            return CheckResult.from_findings(self.name, "unknown node", [str(exc.args[0])], [], 1)
+        except DataFileError as exc:  # a chart-pods.yaml that does not match the table's schema
+            return CheckResult.from_findings(self.name, "bad chart table", [str(exc)], [], 1)
+        return CheckResult.from_findings(self.name, summary, errors, warnings, len(views[0].objects))
