@@ -67,7 +67,7 @@ class KustomizeResourcesCheck(Check):
 class KustomizeBuildCheck(Check):
     name = "kustomize-build"
     description = (
-        "kubectl kustomize builds every overlay, Flux Kustomization path and local overlay; "
+        "kustomize (pinned, tools/fleet/crd-models) builds every overlay, Flux Kustomization path and local overlay; "
         "cluster-vars substitution leaves no ${VAR}"
     )
 

