@@ -41,12 +41,12 @@ class Clients:
         return cls(client("ec2"), client("elbv2"), client("elb"), client("logs"), client("iam"))
 
 
+def _tags(tags: dict[str, str]) -> list[dict[str, str]]:
+    return [{"Key": k, "Value": v} for k, v in tags.items()]
+
+
 def _spec(resource_type: str, tags: dict[str, str]) -> list[dict[str, Any]]:
     return [{"ResourceType": resource_type, "Tags": [{"Key": k, "Value": v} for k, v in tags.items()]}]
-
-
-def _elb_tags(tags: dict[str, str]) -> list[dict[str, str]]:
-    return [{"Key": k, "Value": v} for k, v in tags.items()]
 
 
 def seed(clients: Clients, cluster: str, zone_prefix: str = "eu-west-2") -> Seeded:
@@ -69,14 +69,14 @@ def _seed_lb_and_network(ec2: Any, elbv2: Any, cluster: str, zone_prefix: str) -
     out.subnet = subnets[0]
 
     def lb(name: str, tags: dict[str, str], kind: str = "application") -> str:
-        extra = {"Tags": _elb_tags(tags)} if tags else {}
+        extra = {"Tags": _tags(tags)} if tags else {}
         arn: str = elbv2.create_load_balancer(Name=name, Subnets=subnets, Type=kind, **extra)["LoadBalancers"][0][
             "LoadBalancerArn"
         ]
         return arn
 
     def tg(name: str, tags: dict[str, str], protocol: str = "HTTP") -> str:
-        extra = {"Tags": _elb_tags(tags)} if tags else {}
+        extra = {"Tags": _tags(tags)} if tags else {}
         arn: str = elbv2.create_target_group(
             Name=name, Protocol=protocol, Port=80, VpcId=vpc, TargetType="ip", **extra
         )["TargetGroups"][0]["TargetGroupArn"]
@@ -240,10 +240,6 @@ def existing(clients: Clients) -> set[tuple[str, str]]:
     return found
 
 
-def _tags(tags: dict[str, str]) -> list[dict[str, str]]:
-    return [{"Key": k, "Value": v} for k, v in tags.items()]
-
-
 def _trust(issuer_host: str | None = None) -> str:
     """A role trust policy: EC2 for node roles, or IRSA through an EKS OIDC provider."""
     if issuer_host is None:
@@ -371,30 +367,6 @@ def _existing_more_kinds(c: Clients) -> set[tuple[str, str]]:
     found |= {("oidc-provider", p["Arn"]) for p in providers}
     found |= {("iam-role", r["RoleName"]) for r in c.iam.list_roles()["Roles"]}
     return found
-
-
-def fake_credentials(monkeypatch: Any) -> None:
-    """Point boto3 at dummy credentials and away from any real profile or config file."""
-    for name in ("AWS_PROFILE", "AWS_SESSION_TOKEN", "AWS_SECURITY_TOKEN", "AWS_DEFAULT_PROFILE"):
-        monkeypatch.delenv(name, raising=False)
-    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
-    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
-    monkeypatch.setenv("AWS_CONFIG_FILE", "/nonexistent/aws-config")
-    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", "/nonexistent/aws-credentials")
-    monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
-    # moto builds thousands of sample AMIs per EC2 backend otherwise (half a second per test).
-    monkeypatch.setenv("MOTO_EC2_LOAD_DEFAULT_AMIS", "false")
-
-
-def run_cleanup(*args: str) -> Any:
-    """Invoke `fleet cleanup` in-process, as the CLI wires it, and return click's Result."""
-    import typer
-    from fleet.cleanup import cleanup_command
-    from typer.testing import CliRunner
-
-    app = typer.Typer()
-    app.command()(cleanup_command)
-    return CliRunner().invoke(app, list(args))
 
 
 if __name__ == "__main__":

@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 from botocore.awsrequest import AWSPreparedRequest, AWSResponse
 from botocore.exceptions import ClientError, EndpointConnectionError
-from cleanup_seed import fake_credentials
+from cleanup_harness import fake_credentials
 from fleet.cleanup.aws import Aws, AwsError, RetryPolicy
 
 

@@ -10,7 +10,7 @@ from typing import Any
 import boto3
 import pytest
 from botocore.stub import Stubber
-from cleanup_seed import fake_credentials, run_cleanup
+from cleanup_harness import fake_credentials, run_cleanup
 from fleet import exits
 from fleet.cleanup.aws import Aws, AwsError, RetryPolicy
 from fleet.cleanup.kinds.network import delete_network_interfaces, find_network_interfaces

@@ -9,7 +9,8 @@ from typing import Any
 
 import boto3
 import pytest
-from cleanup_seed import Clients, Seeded, existing, fake_credentials, run_cleanup, seed
+from cleanup_harness import fake_credentials, run_cleanup
+from cleanup_seed import Clients, Seeded, existing, seed
 from click.testing import Result
 from fleet import exits
 from moto import mock_aws

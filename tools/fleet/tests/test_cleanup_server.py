@@ -25,7 +25,8 @@ from aws_servers import (
     other_services_ok,
     reset_moto,
 )
-from cleanup_seed import Clients, existing, fake_credentials, run_cleanup, seed
+from cleanup_harness import fake_credentials, run_cleanup
+from cleanup_seed import Clients, existing, seed
 from fleet import exits
 
 REGION = "eu-west-2"

@@ -19,7 +19,7 @@ import boto3
 import pytest
 import typer
 from aws_servers import MOTO_SERVER, reset_moto
-from cleanup_seed import fake_credentials
+from cleanup_harness import fake_credentials
 from fleet import exits
 from fleet.predestroy import pre_destroy_command
 from kube_replay import KubeReplay, Request, kubeconfig, moto_with_eks_endpoint, parse_path
