@@ -299,3 +299,28 @@ def test_plain_output() -> None:
     assert result.exit_code == 1
     assert "EXTENDED" in result.stdout
     assert "$365.00/month" in result.stdout
+
+
+def test_a_root_stack_is_followed_into_its_local_module_with_the_callers_arguments(tmp_path: Path) -> None:
+    module = tmp_path / "modules" / "cluster"
+    module.mkdir(parents=True)
+    (module / "main.tf").write_text(
+        'variable "kubernetes_version" {\n  type    = string\n  default = "1.30"\n}\n'
+        'module "eks" {\n  source             = "terraform-aws-modules/eks/aws"\n  version            = "21.19.0"\n'
+        '  kubernetes_version = var.kubernetes_version\n  upgrade_policy     = { support_type = "STANDARD" }\n}\n',
+        encoding="utf-8",
+    )
+    root = tmp_path / "staging"
+    root.mkdir()
+    (root / "main.tf").write_text(
+        'variable "kubernetes_version" {\n  type    = string\n  default = "1.35"\n}\n'
+        'module "cluster" {\n  source             = "../modules/cluster"\n'
+        "  kubernetes_version = var.kubernetes_version\n}\n",
+        encoding="utf-8",
+    )
+    cfg = read_eks_config(root)
+    assert (cfg.version, cfg.upgrade_policy) == ("1.35", "STANDARD")  # the caller's 1.35, not the module's 1.30
+    assert cfg.where == 'module "eks" in main.tf (through module "cluster" in staging)'
+    (root / "main.tf").write_text('module "cluster" {\n  source = "../modules/cluster"\n}\n', encoding="utf-8")
+    assert read_eks_config(root).version == "1.30"  # no argument: the module's own default
+    assert read_eks_config(Path(__file__).parents[3] / "infrastructure" / "staging").upgrade_policy == "STANDARD"

@@ -18,7 +18,11 @@ APPS_FIXTURES = Path(__file__).parent / "fixtures" / "apps"
 ALL_CHECKS = [
     "k8s-present", "yamllint", "kustomize-resources", "kustomize-build", "k8s-schema", "crd-schema",
     "crd-structure", "new-app-output", "app-annotations", "app-namespace-quota", "admission-policies",
-    "pod-budget", "consistency", "checkov",
+    "pod-budget", "consistency",
+    "terraform-fmt", "terraform-invariants", "terraform-module-inputs", "checkov-terraform",
+    "hadolint", "dockerfile-invariants", "compose", "writable-paths",
+    "actionlint", "zizmor", "workflow-invariants", "dependabot-coverage",
+    "cluster-vars-terraform", "checkov",
 ]  # fmt: skip
 FILE_CHECKS = ["yamllint", "kustomize-resources", "kustomize-build", "k8s-schema", "crd-schema", "crd-structure"]
 runner = CliRunner()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shutil
 from pathlib import Path
 
 from fleet.validate.base import Context
@@ -55,3 +56,41 @@ def test_canary_counts_its_hpa_min_replicas() -> None:
         "spec": {"autoscalerRef": {"name": "a"}},
     }
     assert canary_extra([hpa, canary]) == [("Canary n/a: canary Deployment during analysis", 2)]
+
+
+def _with_prefix_delegation(tmp_path: Path, node_class: str | None) -> Path:
+    """The overrun fixture (20 app pods), with prefix delegation on and, optionally, an EC2NodeClass."""
+    root = tmp_path / "tree"
+    shutil.copytree(FIXTURES / "overrun", root)
+    vars_file = root / "k8s" / "clusters" / "staging" / "cluster-vars.yaml"
+    vars_file.write_text(vars_file.read_text() + '  VPC_CNI_PREFIX_DELEGATION: "true"\n', encoding="utf-8")
+    if node_class is not None:
+        staging = root / "k8s" / "applications" / "staging"
+        (staging / "nodeclass.yaml").write_text(node_class, encoding="utf-8")
+        kustomization = staging / "kustomization.yaml"
+        kustomization.write_text(kustomization.read_text() + "  - nodeclass.yaml\n", encoding="utf-8")
+    return root
+
+
+NODE_CLASS = "apiVersion: karpenter.k8s.aws/v1\nkind: EC2NodeClass\nmetadata:\n  name: default\nspec:\n"
+
+
+def test_prefix_delegation_lifts_the_node_to_110_pods(tmp_path: Path) -> None:
+    result = PodBudgetCheck().run(
+        Context(root=_with_prefix_delegation(tmp_path, NODE_CLASS + "  kubelet:\n    maxPods: 110\n"))
+    )
+    assert result.ok, result.errors
+    assert "t3.large (110 max: prefix delegation, kubelet maxPods 110" in result.summary
+
+
+def test_a_lower_kubelet_max_pods_is_the_limit(tmp_path: Path) -> None:
+    result = PodBudgetCheck().run(
+        Context(root=_with_prefix_delegation(tmp_path, NODE_CLASS + "  kubelet:\n    maxPods: 30\n"))
+    )
+    assert not result.ok
+    assert "(30 max: prefix delegation, kubelet maxPods 30" in result.errors[0]
+
+
+def test_prefix_delegation_without_kubelet_max_pods_fails(tmp_path: Path) -> None:
+    result = PodBudgetCheck().run(Context(root=_with_prefix_delegation(tmp_path, NODE_CLASS + "  role: r\n")))
+    assert any("EC2NodeClass default sets no kubelet.maxPods" in e for e in result.errors), result.errors

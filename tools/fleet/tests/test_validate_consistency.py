@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 from fleet.validate.base import Context
-from fleet.validate.consistency import EXACT_VERSION, ConsistencyCheck, _walk_images, image_problem
+from fleet.validate.consistency import EXACT_VERSION, ConsistencyCheck, _walk_images, image_findings, image_problem
 
 FIXTURES = Path(__file__).parent / "fixtures" / "validate" / "consistency"
 
@@ -78,3 +78,20 @@ def test_helm_values_images_are_checked_even_without_a_container_name() -> None:
     repo: list[str] = []
     _walk_images({"kind": "ImageRepository", "spec": {"image": "registry.example/app"}}, repo)
     assert repo == []
+
+
+def test_an_image_tagged_by_its_kustomization_passes_and_a_latest_one_fails(tmp_path: Path) -> None:
+    app = tmp_path / "k8s" / "app"
+    app.mkdir(parents=True)
+    (app / "deployment.yaml").write_text(
+        "kind: Deployment\nmetadata: {name: web}\nspec:\n  template:\n    spec:\n      containers:\n"
+        "        - {name: web, image: web}\n        - {name: side, image: side}\n",
+        encoding="utf-8",
+    )
+    kustomization = "resources: [deployment.yaml]\nimages:\n  - {name: web, newName: r/web, newTag: v1.2.3}\n"
+    (app / "kustomization.yaml").write_text(kustomization, encoding="utf-8")
+    errors, _ = image_findings(tmp_path)
+    assert errors == ["k8s/app/deployment.yaml: Deployment web: image side has no tag"]  # `web` gets v1.2.3
+    (app / "kustomization.yaml").write_text(kustomization.replace("v1.2.3", "latest"), encoding="utf-8")
+    errors, _ = image_findings(tmp_path)
+    assert "k8s/app/kustomization.yaml: images: web gets :latest" in errors

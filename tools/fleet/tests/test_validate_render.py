@@ -13,7 +13,15 @@ import typer
 from fleet import exits
 from fleet.validate import validate_command
 from fleet.validate.crdschema import schema_errors, strict_schema
-from fleet.validate.render import RenderTarget, cluster_vars, render, render_all, render_targets, substitute
+from fleet.validate.render import (
+    RenderTarget,
+    cluster_vars,
+    render,
+    render_all,
+    render_targets,
+    secret_sample_vars,
+    substitute,
+)
 from typer.testing import CliRunner
 
 FIXTURES = Path(__file__).parent / "fixtures" / "validate" / "render"
@@ -181,3 +189,22 @@ def test_checkov_fails_a_finding_and_a_skip_without_a_reason() -> None:
         "(in k8s/applications/staging (cluster staging)); fix it or skip it with a reason: k8s/.checkov.yaml or a "
         "checkov.io/skip1 annotation on the object",
     ]
+
+
+def test_secret_substitutions_get_samples_only_when_an_external_secret_makes_the_secret(tmp_path: Path) -> None:
+    k8s = tmp_path / "k8s"
+    k8s.mkdir()
+    (k8s / "token.yaml").write_text(
+        "apiVersion: external-secrets.io/v1\nkind: ExternalSecret\n"
+        "metadata: {name: hook-token, namespace: flux-system}\n"
+        "spec:\n  target: {name: hook}\n  data:\n    - {secretKey: HOOK_TOKEN, remoteRef: {key: a/b}}\n"
+        "---\napiVersion: external-secrets.io/v1\nkind: ExternalSecret\n"
+        "metadata: {name: elsewhere, namespace: applications}\n"
+        "spec:\n  data:\n    - {secretKey: APP_ONLY, remoteRef: {key: a/c}}\n",
+        encoding="utf-8",
+    )
+    refs = [{"kind": "ConfigMap", "name": "cluster-vars"}, {"kind": "Secret", "name": "hook"}]
+    assert secret_sample_vars(k8s, refs) == {"HOOK_TOKEN": "sample-secret-value"}
+    # A Secret no ExternalSecret in flux-system produces gives nothing, so its ${VAR}s stay unset and fail the build.
+    assert secret_sample_vars(k8s, [{"kind": "Secret", "name": "elsewhere"}]) == {}
+    assert secret_sample_vars(k8s, None) == {}

@@ -43,6 +43,12 @@ class Settings(BaseSettings):
 
     api_key: str = Field("", description="Empty disables auth")
     api_key_file: Path | None = Field(None, description="Read API_KEY from this file (Kubernetes secrets)")
+    flagger_token: str = Field(
+        "",
+        description="A second key that opens only POST /flagger/load-test (metadata.token); Flagger cannot send "
+        "headers, so the token sits in the Canary, and the API key must not",
+    )
+    flagger_token_file: Path | None = Field(None, description="Read FLAGGER_TOKEN from this file")
     secret_key: str = Field("", description="Flask session key; random per start when empty")
     trusted_proxy_hops: int = Field(0, ge=0, le=5, description="Honour X-Forwarded-* from this many proxies")
     allowed_hosts: str = Field(
@@ -161,6 +167,8 @@ class Settings(BaseSettings):
     def _resolve_secrets(self) -> Settings:
         if self.api_key_file is not None and not self.api_key:
             self.api_key = self.api_key_file.read_text(encoding="utf-8").strip()
+        if self.flagger_token_file is not None and not self.flagger_token:
+            self.flagger_token = self.flagger_token_file.read_text(encoding="utf-8").strip()
         # The URL carries the database password: a file keeps it out of the environment, which `ps e`, crash dumps
         # and child processes can read.
         if self.database_url_file is not None and not self.database_url:

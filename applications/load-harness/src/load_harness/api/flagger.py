@@ -33,7 +33,7 @@ from load_harness.runs import repository as run_store
 from load_harness.runs.model import RunOrigin
 from load_harness.runs.view import run_view
 from load_harness.security.auth import presented_key
-from load_harness.security.throttle import require_key
+from load_harness.security.throttle import key_matches, require_key
 
 bp = Blueprint("flagger", __name__)
 PATH = "/flagger/load-test"
@@ -138,16 +138,28 @@ def webhook_key(canary: str, metadata: dict[str, str]) -> str:
     return f"flagger:{canary}:{hashlib.sha256(content.encode()).hexdigest()[:32]}"
 
 
+def _authorise(payload: FlaggerPayload) -> None:
+    """With API_KEY or FLAGGER_TOKEN set, the caller presents one of them: a header, or metadata.token (Flagger
+    cannot send headers). FLAGGER_TOKEN opens this webhook only, so the token that must sit in the Canary object
+    (readable by whoever may read Canaries) cannot reach the rest of the API. Both comparisons are constant-time,
+    and a wrong token counts against the client's failure budget (429 over it), like the API's."""
+    settings = ctx().settings
+    keys = [k for k in (settings.api_key, settings.flagger_token) if k]
+    if not keys:
+        return
+    token = presented_key(request) or payload.metadata.get("token")
+    detail = "send the API key or FLAGGER_TOKEN as X-API-Key or metadata.token"
+    if token and len(keys) == 2 and key_matches(token, settings.flagger_token):
+        return
+    require_key(token, keys[0], detail)
+
+
 @bp.post(PATH)
 @documented("Flagger load-test webhook: start a bounded run against the canary", body=FlaggerPayload, public=True,
             tags=["runs"])  # fmt: skip
 def load_test() -> tuple[Response, int]:
     payload = parse_body(FlaggerPayload)
-    api_key = ctx().settings.api_key
-    if api_key:
-        # The shared check: wrong tokens count against the client's failure budget (429 over it), like the API's.
-        token = presented_key(request) or payload.metadata.get("token")
-        require_key(token, api_key, "send the API key as X-API-Key or metadata.token")
+    _authorise(payload)
     canary = f"{payload.name}.{payload.namespace}"
     engine = ctx().engine
     line = _from_cmd(payload.metadata["cmd"]) if "cmd" in payload.metadata else None

@@ -21,6 +21,7 @@ SETTINGS = (
     "errorlog",
     "loglevel",
     "proc_name",
+    "control_socket_disable",
     "child_exit",
     "post_fork",
     "worker_exit",

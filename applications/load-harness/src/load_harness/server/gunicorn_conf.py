@@ -24,6 +24,10 @@ accesslog = None
 errorlog = "-"
 loglevel = "warning"
 proc_name = "load-harness-web"
+# gunicorn 25.1+ binds a control socket at $HOME/.gunicorn/gunicorn.ctl by default: outside every writable mount
+# of the read-only image (load_harness/writable.py; tests/test_writable_paths.py found it), and nothing here uses
+# gunicornc to manage workers at run time.
+control_socket_disable = True
 
 
 def post_fork(_server: Any, worker: Any) -> None:

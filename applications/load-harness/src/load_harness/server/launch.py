@@ -18,7 +18,7 @@ from urllib.request import urlopen
 
 BIN = Path(sys.executable).parent / "load-harness"
 # Variables that belong to a parent server must not leak into a child one.
-_PARENT_ONLY = ("PROMETHEUS_MULTIPROC", "LOAD_HARNESS_", "API_KEY")
+_PARENT_ONLY = ("PROMETHEUS_MULTIPROC", "LOAD_HARNESS_", "API_KEY", "FLAGGER_TOKEN")
 
 
 def free_port() -> int:

@@ -7,7 +7,7 @@ are unquoted here and `var.`/`local.` references are resolved from variable defa
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -45,6 +45,7 @@ class _Config:
     locals: dict[str, Any]
     tfvars: dict[str, Any]
     candidates: list[tuple[str, dict[str, Any], str]]  # (description, body, version attribute)
+    local_modules: list[tuple[str, str, dict[str, Any]]] = field(default_factory=list)  # (label, source, body)
 
     def resolve(self, value: Any, depth: int = 0) -> Any:
         value = unquote(value)
@@ -76,7 +77,10 @@ def _parse(directory: Path) -> _Config:
         for block in doc.get("locals", []):
             cfg.locals.update({k: v for k, v in block.items() if not k.startswith("__")})
         for label, body in _labelled(doc.get("module", [])):
-            if label == "eks" or EKS_MODULE_SOURCE in str(unquote(body.get("source", ""))):
+            source = str(unquote(body.get("source", "")))
+            if source.startswith(("./", "../")):
+                cfg.local_modules.append((label, source, body))
+            if label == "eks" or EKS_MODULE_SOURCE in source:
                 attr = next((a for a in VERSION_ATTRS if a in body), VERSION_ATTRS[0])
                 cfg.candidates.append((f'module "{label}" in {path.name}', body, attr))
         for rtype, resources in _labelled(doc.get("resource", [])):
@@ -103,9 +107,35 @@ def _upgrade_policy(body: dict[str, Any], cfg: _Config) -> str:
     return "EXTENDED"  # AWS's default when no policy is set; the eks module's default is null
 
 
+META_ARGUMENTS = ("source", "version", "providers", "depends_on", "count", "for_each")
+
+
+def _follow_local_modules(directory: Path, cfg: _Config, depth: int = 0) -> tuple[Path, _Config, str]:
+    """A root stack that only calls a local module (`source = "../modules/cluster"`): look inside it, with the
+    call's arguments, resolved in the caller, taking the place of the module's variable defaults."""
+    if cfg.candidates or depth > 3:
+        return directory, cfg, ""
+    for label, source, body in cfg.local_modules:
+        child_dir = (directory / source).resolve()
+        try:
+            child = _parse(child_dir)
+        except TerraformError:
+            continue
+        for name, value in body.items():
+            if name not in META_ARGUMENTS and not name.startswith("__"):
+                resolved = cfg.resolve(value)
+                if resolved is not None:
+                    child.variables[name] = resolved
+        found_dir, found, via = _follow_local_modules(child_dir, child, depth + 1)
+        if found.candidates:
+            return found_dir, found, f' (through module "{label}" in {directory.name}){via}'
+    return directory, cfg, ""
+
+
 def read_eks_config(directory: Path) -> EksConfig:
-    """The first EKS module or aws_eks_cluster with a version. Raises TerraformError."""
-    cfg = _parse(directory)
+    """The first EKS module or aws_eks_cluster with a version, following local module calls. Raises
+    TerraformError."""
+    directory, cfg, via = _follow_local_modules(directory, _parse(directory))
     if not cfg.candidates:
         raise TerraformError(f'{directory}: no module "eks", {EKS_MODULE_SOURCE} module or aws_eks_cluster')
     for where, body, attr in cfg.candidates:
@@ -113,6 +143,6 @@ def read_eks_config(directory: Path) -> EksConfig:
             version = cfg.resolve(body[attr])
             if version is None or (isinstance(version, str) and version.startswith("${")):
                 raise TerraformError(f"{where}: cannot resolve {attr} = {body[attr]} to a value")
-            return EksConfig(str(version), where, _upgrade_policy(body, cfg))
+            return EksConfig(str(version), where + via, _upgrade_policy(body, cfg))
     where = cfg.candidates[0][0]
     raise TerraformError(f"{where}: no {' or '.join(VERSION_ATTRS)} set, so AWS picks the version; pin one")

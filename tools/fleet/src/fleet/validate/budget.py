@@ -9,7 +9,10 @@ scanned, so the check and the command can never disagree. Two additions the raw 
 - a HelmRelease with `spec.suspend: true` from the start (the AWS Load Balancer Controller) is never installed:
   it is listed in the warnings, not counted.
 The node: NODE_INSTANCE_TYPE from staging's cluster-vars if set, else the smallest node the staging Karpenter
-NodePools allow (node.kubernetes.io/instance-type In [...]), else t3.large (35 pods). No prefix delegation.
+NodePools allow (node.kubernetes.io/instance-type In [...]), else t3.large. Its max pods follow the VPC CNI:
+VPC_CNI_PREFIX_DELEGATION "true" in cluster-vars (Terraform's vpc-cni add-on setting) gives a /28 per address slot,
+capped at 110 below 30 vCPUs; an EC2NodeClass `kubelet.maxPods` lowers it further. With prefix delegation on, an
+EC2NodeClass must set kubelet.maxPods: Karpenter otherwise gives its nodes the ENI-limited figure.
 """
 
 from __future__ import annotations
@@ -56,6 +59,24 @@ def node_instance_type(docs: list[dict[str, Any]], variables: dict[str, str]) ->
         smallest = min(allowed, key=lambda t: max_pods(table, t).max_pods)
         return smallest, "smallest instance type the staging NodePools allow"
     return DEFAULT_INSTANCE_TYPE, "default (no NODE_INSTANCE_TYPE in cluster-vars, no NodePool instance types)"
+
+
+PREFIX_DELEGATION_VAR = "VPC_CNI_PREFIX_DELEGATION"
+
+
+def kubelet_max_pods(docs: list[dict[str, Any]]) -> tuple[int | None, list[str]]:
+    """The lowest `spec.kubelet.maxPods` of the Karpenter EC2NodeClasses (None when none sets one), and the classes
+    that set none."""
+    values: list[int] = []
+    unset: list[str] = []
+    for doc in docs:
+        if doc.get("kind") == "EC2NodeClass" and str(doc.get("apiVersion", "")).startswith("karpenter.k8s.aws/"):
+            value = _dict(_dict(doc.get("spec")).get("kubelet")).get("maxPods")
+            if isinstance(value, int) and value > 0:
+                values.append(value)
+            else:
+                unset.append(str(_dict(doc.get("metadata")).get("name")))
+    return (min(values) if values else None), unset
 
 
 def canary_extra(docs: list[dict[str, Any]]) -> list[tuple[str, int]]:
@@ -111,13 +132,23 @@ def budget_findings(view: ClusterView, root: Path) -> tuple[list[str], list[str]
     scan, notes = scan_rendered(view.docs, charts)
     warnings += notes + scan.warnings
     extra = canary_extra(view.docs)
-    instance, why = node_instance_type(view.docs, cluster_vars(root, view.cluster))
-    node = max_pods(load_instance_types(), instance)
-    total = scan.pods + scan.system_pods + sum(p for _, p in extra)
-    free = node.max_pods - total
-    parts = f"{scan.pods} workload + {scan.system_pods} system + {sum(p for _, p in extra)} canary"
-    summary = f"{view.cluster}: {total} pods ({parts}) on one {instance} ({node.max_pods} max, {why}), {free} free"
+    variables = cluster_vars(root, view.cluster)
+    instance, why = node_instance_type(view.docs, variables)
+    prefix = variables.get(PREFIX_DELEGATION_VAR, "false").strip().lower() == "true"
+    node = max_pods(load_instance_types(), instance, prefix)
+    cap, unset = kubelet_max_pods(view.docs)
     errors = []
+    if prefix and unset:
+        errors.append(
+            f"{view.cluster}: {PREFIX_DELEGATION_VAR} is true but EC2NodeClass {', '.join(unset)} sets no "
+            f"kubelet.maxPods, so Karpenter's nodes get the ENI-limited figure"
+        )
+    limit = min(node.max_pods, cap) if cap else node.max_pods
+    cni = f"prefix delegation, kubelet maxPods {cap}" if prefix else "no prefix delegation"
+    total = scan.pods + scan.system_pods + sum(p for _, p in extra)
+    free = limit - total
+    parts = f"{scan.pods} workload + {scan.system_pods} system + {sum(p for _, p in extra)} canary"
+    summary = f"{view.cluster}: {total} pods ({parts}) on one {instance} ({limit} max: {cni}; {why}), {free} free"
     if free < BUFFER:
         biggest = sorted((w for w in scan.workloads if w.counted), key=lambda w: -w.pods)[:5]
         top = ", ".join(f"{w.kind} {w.namespace}/{w.name} {w.pods} ({w.basis})" for w in biggest)

@@ -174,6 +174,19 @@ register(AdmissionPoliciesCheck)
 register(PodBudgetCheck)
 register(ConsistencyCheck)
 
+# Outside k8s/ (#13): Terraform under infrastructure/, the image and compose, the GitHub workflows. Each module lists
+# its checks in CHECKS, in the order they run.
+from fleet.validate import container, terraform, workflows  # noqa: E402
+
+for _module in (terraform, container, workflows):
+    for _check in _module.CHECKS:
+        register(_check)
+
+# Where the two trees meet: the names cluster-vars gives Flux are the ones Terraform creates.
+from fleet.validate.platform_vars import ClusterVarsTerraformCheck  # noqa: E402
+
+register(ClusterVarsTerraformCheck)
+
 # checkov last: its own venv (checkovrun.py) and the slowest start; everything cheaper has reported by then.
 from fleet.validate.checkovrun import CheckovCheck  # noqa: E402
 

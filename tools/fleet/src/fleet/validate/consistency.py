@@ -162,10 +162,33 @@ def _walk_images(node: Any, found: list[str], values: bool = False) -> None:
             _walk_images(value, found, values)
 
 
+def kustomize_image_tags(directory: Path) -> dict[str, str]:
+    """name -> the tag or digest a directory's kustomization.yaml `images:` gives it (what a raw file's untagged
+    `image: name` becomes in the build)."""
+    for name in ("kustomization.yaml", "kustomization.yml", "Kustomization"):
+        path = directory / name
+        if path.is_file():
+            try:
+                docs = load_documents(path)
+            except (OSError, yaml.YAMLError):
+                return {}
+            images = _dict(docs[0] if docs else {}).get("images") or []
+            return {
+                str(i.get("name")): str(i.get("digest") or i.get("newTag") or "")
+                for i in images
+                if isinstance(i, dict) and i.get("name")
+            }
+    return {}
+
+
 def image_findings(root: Path) -> tuple[list[str], int]:
     errors: list[str] = []
     files = [p for p in iter_yaml_files(root / "k8s") if POLICY_FIXTURES not in p.as_posix()]
     for path in files:
+        overrides = kustomize_image_tags(path.parent)
+        for name, tag in overrides.items() if path.name.startswith("kustomization") else ():
+            if not tag or tag == "latest":
+                errors.append(f"{path.relative_to(root)}: images: {name} gets {'no tag' if not tag else ':latest'}")
         try:
             docs = load_documents(path)
         except (OSError, yaml.YAMLError):
@@ -174,7 +197,8 @@ def image_findings(root: Path) -> tuple[list[str], int]:
             found: list[str] = []
             _walk_images(doc, found, values=_dict(doc).get("kind") == "HelmRelease")
             for image in found:
-                problem = image_problem(image)
+                # `image: name` in a file whose kustomization pins that name: the build gives it the tag.
+                problem = None if overrides.get(image) else image_problem(image)
                 if problem:
                     what = f"{_dict(doc).get('kind')} {_key(_dict(doc))[1]}"
                     errors.append(f"{path.relative_to(root)}: {what}: image {image} {problem}")

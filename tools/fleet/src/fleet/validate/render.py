@@ -65,7 +65,9 @@ class RenderTarget:
     rel: str  # the directory, relative to root (what error messages show)
     cluster: str | None  # k8s/clusters/<cluster>/cluster-vars.yaml supplies the variables; None: no variables
     origin: str  # why it is a target: "overlay", "local", or "flux <cluster>/<Kustomization name>"
-    inline_vars: tuple[tuple[str, str], ...] = ()  # a Flux Kustomization's postBuild.substitute
+    # A Flux Kustomization's postBuild.substitute, plus a sample value for each key of every Secret in its
+    # substituteFrom (secret_sample_vars): Git never holds those values, so validation stands them in.
+    inline_vars: tuple[tuple[str, str], ...] = ()
 
     @property
     def path(self) -> Path:
@@ -150,7 +152,8 @@ def render_targets(root: Path) -> list[RenderTarget]:
             inline = _dict(post.get("substitute"))
             # Flux resolves spec.path against the source root (the repository); no path means the root itself.
             path = root / str(spec.get("path") or ".").lstrip("/")
-            pairs = tuple(sorted((str(k), str(v)) for k, v in inline.items()))
+            samples = secret_sample_vars(k8s, post.get("substituteFrom"))
+            pairs = tuple(sorted({**samples, **{str(k): str(v) for k, v in inline.items()}}.items()))
             add(path, cluster_dir.name, f"flux {cluster_dir.name}/{name}", pairs)
     apps = k8s / "applications"
     if apps.is_dir():
@@ -161,6 +164,38 @@ def render_targets(root: Path) -> list[RenderTarget]:
         for sub in sorted(p for p in local.iterdir() if p.is_dir()):
             add(sub, "local" if (clusters_dir / "local").is_dir() else None, "local")
     return sorted(targets.values(), key=lambda t: (t.rel, t.cluster or ""))
+
+
+SECRET_SAMPLE = "sample-secret-value"  # noqa: S105  (a stand-in for validation, never a real secret)
+
+
+def secret_sample_vars(k8s: Path, substitute_from: object) -> dict[str, str]:
+    """Sample values for the keys of the Secrets a Kustomization substitutes from. A Secret counts only when an
+    ExternalSecret in flux-system under k8s/ produces it (target.name, else metadata.name): its spec.data secretKeys
+    are the variables. A Secret nothing produces contributes nothing, so its ${VAR}s report themselves as unset."""
+    wanted = {
+        str(ref.get("name"))
+        for ref in (substitute_from if isinstance(substitute_from, list) else [])
+        if isinstance(ref, dict) and ref.get("kind") == "Secret"
+    }
+    if not wanted:
+        return {}
+    found: dict[str, str] = {}
+    for path in iter_yaml_files(k8s):
+        try:
+            docs = load_documents(path)
+        except (OSError, yaml.YAMLError):
+            continue
+        for doc in docs:
+            if not isinstance(doc, dict) or doc.get("kind") != "ExternalSecret":
+                continue
+            metadata, spec = _dict(doc.get("metadata")), _dict(doc.get("spec"))
+            name = _dict(spec.get("target")).get("name") or metadata.get("name")
+            if metadata.get("namespace") == "flux-system" and name in wanted:
+                for item in spec.get("data") or []:
+                    if isinstance(item, dict) and item.get("secretKey"):
+                        found[str(item["secretKey"])] = SECRET_SAMPLE
+    return found
 
 
 def cluster_vars(root: Path, cluster: str | None) -> dict[str, str]:
