@@ -8,12 +8,9 @@ data "aws_iam_policy_document" "plan" {
     resources = [aws_s3_bucket.state.arn, "${aws_s3_bucket.state.arn}/*"]
   }
 
-  # terraform plan takes the S3 lock too (use_lockfile writes <key>.tflock), so it may write only lock files.
-  statement {
-    sid       = "StateLockFiles"
-    actions   = ["s3:DeleteObject", "s3:PutObject"]
-    resources = ["${aws_s3_bucket.state.arn}/*.tflock"]
-  }
+  # No writes at all, not even lock files: pull-request code runs with this role, and a role that may delete
+  # <key>.tflock could break the lock an apply holds. Plans therefore run with -lock=false (infra-plan.yml); a
+  # plan changes no state.
 }
 
 data "aws_iam_policy_document" "apply" {

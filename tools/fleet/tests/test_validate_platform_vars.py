@@ -51,6 +51,7 @@ BROKEN = [
     ("infrastructure/staging/variables.tf", '= "eu-west-2"', '= "eu-west-1"', "AWS_REGION"),
     (STAGING_VARS, "SECRET_PATH: platform/staging/", "SECRET_PATH: other/", "LH_API_KEY_SECRET_PATH"),
     (f"{MODULE}/karpenter.tf", "= var.cluster_name\n", '= "q"\n', "interruption queue"),
+    (f"{MODULE}/karpenter.tf", "node_iam_role_use_name_prefix      = false", "", "node_iam_role_use_name_prefix"),
 ]
 
 

@@ -55,30 +55,41 @@ def ensure_checkov() -> tuple[Path | None, str | None]:
     return binary, None
 
 
-def load_skips(root: Path) -> tuple[dict[str, str], list[str]]:
-    """check id -> reason from k8s/.checkov.yaml, and the problems with the file."""
-    path = root / SKIPS
+MIN_REASON = 10  # characters: "ok" or "n/a" is not a reason
+
+
+def load_reasoned_skips(
+    root: Path, rel: Path, id_pattern: re.Pattern[str], what: str = "a checkov check id"
+) -> tuple[dict[str, str], list[str]]:
+    """check id -> reason from a `skip: [{id, reason}]` file (k8s/.checkov.yaml, infrastructure/.checkov.yaml),
+    and the problems with it; a missing file has none."""
+    path = root / rel
     if not path.is_file():
         return {}, []
     try:
         data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
     except yaml.YAMLError as exc:
-        return {}, [f"{SKIPS}: cannot parse: {str(exc).splitlines()[0]}"]
+        return {}, [f"{rel}: cannot parse: {str(exc).splitlines()[0]}"]
     entries = data.get("skip", []) if isinstance(data, dict) else None
     if not isinstance(entries, list):
-        return {}, [f"{SKIPS}: expected a mapping with a `skip` list"]
+        return {}, [f"{rel}: expected a mapping with a `skip` list"]
     skips: dict[str, str] = {}
     problems: list[str] = []
     for i, entry in enumerate(entries):
         entry = entry if isinstance(entry, dict) else {}
         check_id, reason = str(entry.get("id", "")), str(entry.get("reason") or "").strip()
-        if not CHECK_ID.match(check_id):
-            problems.append(f"{SKIPS}: skip[{i}]: id {check_id!r} is not a checkov Kubernetes check (CKV_K8S_n)")
-        elif len(reason) < 10:
-            problems.append(f"{SKIPS}: skip[{i}] {check_id}: needs a written reason")
+        if not id_pattern.match(check_id):
+            problems.append(f"{rel}: skip[{i}]: id {check_id!r} is not {what}")
+        elif len(reason) < MIN_REASON:
+            problems.append(f"{rel}: skip[{i}] {check_id}: needs a written reason")
         else:
             skips[check_id] = reason
     return skips, problems
+
+
+def load_skips(root: Path) -> tuple[dict[str, str], list[str]]:
+    """check id -> reason from k8s/.checkov.yaml, and the problems with the file."""
+    return load_reasoned_skips(root, SKIPS, CHECK_ID, "a checkov Kubernetes check (CKV_K8S_n)")
 
 
 def _reports(stdout: str) -> list[dict[str, Any]]:

@@ -124,6 +124,9 @@ def compare(infra: Path, variables: dict[str, str], env: str) -> tuple[list[str]
             errors.append(f"{where}: {key}: cannot work out what Terraform sets (not a plain string or var)")
         elif variables.get(key) != value:
             errors.append(f"{where}: {key} is {variables.get(key)!r}, Terraform makes {value!r}")
+    if karpenter and unquote(karpenter.get("node_iam_role_use_name_prefix")) is not False:
+        # The module's default (true) makes node_iam_role_name a prefix: the real name gains a random suffix.
+        errors.append(f"{where}: KARPENTER_NODE_ROLE: the Karpenter module needs node_iam_role_use_name_prefix = false")
     queue = _value(karpenter.get("queue_name"), scope)
     if queue != expected["CLUSTER_NAME"]:
         # Karpenter's HelmRelease reads its queue as ${CLUSTER_NAME}.

@@ -3,7 +3,7 @@
 Skips live in infrastructure/.checkov.yaml (`skip: [{id, reason}]`, the shape of k8s/.checkov.yaml) or inline as
 `#checkov:skip=CKV_AWS_N:reason`; an inline skip without a reason is an error, so nothing is silenced quietly.
 External modules are not downloaded (no network here): checkov judges our own resources and module arguments.
-The venv and the JSON report reading are checkovrun's (ensure_checkov, _reports); only the skip file differs.
+The venv, the JSON report reading and the skip file's reading are checkovrun's; only the file and the ids differ.
 """
 
 from __future__ import annotations
@@ -15,41 +15,12 @@ import subprocess
 import tempfile
 from pathlib import Path
 
-import yaml
-
-from fleet.validate.checkovrun import RUN_TIMEOUT_S, _reports, ensure_checkov
+from fleet.validate.checkovrun import MIN_REASON, RUN_TIMEOUT_S, _reports, ensure_checkov, load_reasoned_skips
 from fleet.validate.terraform_hcl import INFRA_DIR
 
 SKIPS = Path(INFRA_DIR) / ".checkov.yaml"
 CHECK_ID = re.compile(r"^CKV2?_[A-Z0-9]+_\d+$")
 INLINE_SKIP = re.compile(r"#\s*checkov:skip=([A-Za-z0-9_]+)(?::([^\n]*))?")
-MIN_REASON = 10  # characters: "ok" or "n/a" is not a reason
-
-
-def load_reasoned_skips(root: Path, rel: Path, id_pattern: re.Pattern[str]) -> tuple[dict[str, str], list[str]]:
-    """check id -> reason from a `skip: [{id, reason}]` file, and the problems with it (a missing file is none)."""
-    path = root / rel
-    if not path.is_file():
-        return {}, []
-    try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
-    except yaml.YAMLError as exc:
-        return {}, [f"{rel}: cannot parse: {str(exc).splitlines()[0]}"]
-    entries = data.get("skip", []) if isinstance(data, dict) else None
-    if not isinstance(entries, list):
-        return {}, [f"{rel}: expected a mapping with a `skip` list"]
-    skips: dict[str, str] = {}
-    problems: list[str] = []
-    for i, entry in enumerate(entries):
-        entry = entry if isinstance(entry, dict) else {}
-        check_id, reason = str(entry.get("id", "")), str(entry.get("reason") or "").strip()
-        if not id_pattern.match(check_id):
-            problems.append(f"{rel}: skip[{i}]: id {check_id!r} is not a checkov check id")
-        elif len(reason) < MIN_REASON:
-            problems.append(f"{rel}: skip[{i}] {check_id}: needs a written reason")
-        else:
-            skips[check_id] = reason
-    return skips, problems
 
 
 def inline_skip_findings(root: Path, files: list[Path]) -> list[str]:
