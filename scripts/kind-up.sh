@@ -43,9 +43,10 @@ docker info >/dev/null 2>&1 || die "docker is installed but its engine is not re
 REGISTRY="$(sed -n 's/^[[:space:]]*IMAGE_REGISTRY:[[:space:]]*//p' "$CLUSTER_VARS" | tr -d '"' | head -n 1)"
 [ -n "$REGISTRY" ] || die "no IMAGE_REGISTRY in $CLUSTER_VARS"
 # The tags the manifests name (image automation moves the app's), so the loaded images are the ones pods ask for.
-APP_TAG="${APP_TAG:-$(sed -n 's|.*/load-harness:\(v[0-9][0-9.]*\).*|\1|p' "$APP_DIR/deployment.yaml" | head -n 1)}"
+# The tag the manifests deploy: the image automation's setter line in the base's kustomization.yaml `images:`.
+APP_TAG="${APP_TAG:-$(sed -n 's|^ *newTag: *\(v[0-9][0-9.]*\).*imagepolicy.*|\1|p' "$APP_DIR/kustomization.yaml" | head -n 1)}"
 POSTGRES_IMAGE="${POSTGRES_IMAGE:-$(sed -n 's|.*/mirror/\(postgres:[^[:space:]"]*\).*|\1|p' "$APP_DIR/postgres.yaml" | head -n 1)}"
-[ -n "$APP_TAG" ] || die "no load-harness:vX.Y.Z image in $APP_DIR/deployment.yaml; set APP_TAG"
+[ -n "$APP_TAG" ] || die "no newTag: vX.Y.Z (the image setter) in $APP_DIR/kustomization.yaml; set APP_TAG"
 [ -n "$POSTGRES_IMAGE" ] || die "no mirror/postgres image in $APP_DIR/postgres.yaml; set POSTGRES_IMAGE"
 
 REPO_URL="${REPO_URL:-$(git -C "$ROOT" remote get-url origin 2>/dev/null || true)}"
