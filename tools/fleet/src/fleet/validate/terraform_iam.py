@@ -5,6 +5,7 @@ An Allow statement may not grant "*", "iam:*" or any "<service>:*" (a pattern su
 not use NotAction/NotResource (an allow of everything but a list), and may not put an IAM write action on
 Resource "*": that is how the original's CI role could make itself admin (iam:CreateRole, PutRolePolicy,
 AttachRolePolicy and PassRole on "*"). Deny statements are not restricted: a boundary denying "iam:*" is the point.
+Every action, Allow or Deny, must be a real IAM action (iam_actions.py).
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
+from fleet.validate.iam_actions import SOURCE, action_problem
 from fleet.validate.terraform_hcl import INFRA_DIR, TfDir, TfTree, decode_embedded, walk
 
 # The ONE place a "<service>:*" grant may be allowed, each with the reason a reviewer accepted. Empty on purpose.
@@ -55,13 +57,25 @@ def is_iam_write(action: str) -> bool:
     return service.lower() == "iam" and not verb.startswith(IAM_READ_VERBS)
 
 
+def unknown_action_findings(statement: dict[str, Any], label: str, expand: Expander) -> list[str]:
+    """Actions (Allow and Deny alike: a misspelt Deny denies nothing) that match no real IAM action."""
+    errors = []
+    for key in (*ACTION_KEYS, "NotAction", "not_actions"):
+        if key in statement:
+            for action in expand(statement[key])[0]:
+                problem = action_problem(action)
+                if problem:
+                    errors.append(f'{label}: action "{action}" {problem} ({SOURCE})')
+    return errors
+
+
 def statement_findings(statement: dict[str, Any], where: str, expand: Expander = json_strings) -> list[str]:
     """The rule violations of one statement (a dict with Action/actions)."""
+    label = f"{where}: statement {statement.get('Sid') or statement.get('sid') or ''}".rstrip()
+    errors = unknown_action_findings(statement, label, expand)
     effect = str(_first(statement, EFFECT_KEYS) or "Allow")
     if effect.lower() != "allow":
-        return []
-    label = f"{where}: statement {statement.get('Sid') or statement.get('sid') or ''}".rstrip()
-    errors: list[str] = []
+        return errors
     for key in NOT_KEYS:
         if key in statement:
             errors.append(f"{label}: Allow with {key} grants everything not listed; list what is allowed instead")
