@@ -124,8 +124,23 @@ module "eks" {
     eks-pod-identity-agent = {
       before_compute = true
     }
-    coredns        = {}
-    kube-proxy     = {}
+    # Requests stated here, not left to EKS's unpublished defaults, so fleet validate's budget counts what the
+    # scheduler will (the one staging node's CPU is nearly all requested). Both idle at a few millicores here.
+    coredns = {
+      configuration_values = jsonencode({
+        resources = {
+          requests = { cpu = "50m", memory = "70Mi" }
+          limits   = { memory = "170Mi" }
+        }
+      })
+    }
+    kube-proxy = {
+      configuration_values = jsonencode({
+        resources = {
+          requests = { cpu = "25m", memory = "32Mi" }
+        }
+      })
+    }
     metrics-server = {}
     aws-ebs-csi-driver = {
       pod_identity_association = [{

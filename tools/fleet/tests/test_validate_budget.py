@@ -5,8 +5,17 @@ from __future__ import annotations
 import shutil
 from pathlib import Path
 
+from fleet.capacity.budget import Scan
+from fleet.capacity.requests import Requests
+from fleet.capacity.requests_budget import requesters
 from fleet.validate.base import Context
-from fleet.validate.budget import PodBudgetCheck, canary_extra, node_instance_type
+from fleet.validate.budget import (
+    PodBudgetCheck,
+    addon_pod_requests,
+    canary_extra,
+    node_instance_type,
+    terraform_addon_map,
+)
 
 FIXTURES = Path(__file__).parent / "fixtures" / "validate" / "budget"
 
@@ -94,3 +103,76 @@ def test_a_lower_kubelet_max_pods_is_the_limit(tmp_path: Path) -> None:
 def test_prefix_delegation_without_kubelet_max_pods_fails(tmp_path: Path) -> None:
     result = PodBudgetCheck().run(Context(root=_with_prefix_delegation(tmp_path, NODE_CLASS + "  role: r\n")))
     assert any("EC2NodeClass default sets no kubelet.maxPods" in e for e in result.errors), result.errors
+
+
+def test_steady_state_requests_beyond_one_node_fail_naming_the_biggest() -> None:
+    result = PodBudgetCheck().run(Context(root=FIXTURES / "requests-overrun"))
+    assert not result.ok
+    [error] = result.errors  # the pods fit (27 of 35): only the requests fail
+    # The canary's copy is not in the steady state: Flagger scales it to zero between analyses.
+    assert "steady-state requests CPU 2030m/1930m (105%)" in error
+    assert "exceed one t3.large's allocatable; largest: Deployment applications/app 1200m CPU, 1536 MiB" in error
+    assert "requests steady CPU 2030m/1930m" in result.summary
+
+
+def test_peak_beyond_one_node_warns_how_many_nodes_karpenter_adds() -> None:
+    result = PodBudgetCheck().run(Context(root=FIXTURES / "requests-peak"))
+    assert result.ok, result.errors
+    assert "requests steady CPU 1030m/1930m (53%)" in result.summary
+    [peak] = [w for w in result.warnings if "peak requests" in w]
+    assert "CPU 2630m/1930m (136%)" in peak
+    assert "Karpenter would add 1 node(s)" in peak
+    assert "largest: Deployment applications/app 1600m CPU, 2048 MiB" in peak
+
+
+def test_fitting_tree_names_what_requests_nothing() -> None:
+    result = PodBudgetCheck().run(Context(root=FIXTURES / "fits"))
+    assert "Deployment applications/app requests no CPU or memory: counted as 0" in " ".join(result.warnings)
+    assert "cainjector, webhook request no CPU or memory" in " ".join(result.warnings)
+    assert "system kube-system/coredns: requests unknown" in " ".join(result.warnings)
+
+
+TERRAFORM = """module "eks" {
+  source  = "terraform-aws-modules/eks/aws"
+  version = "21.0.0"
+  addons = {
+    coredns = {}
+    vpc-cni = { before_compute = true }
+    made-up = {}
+  }
+}
+"""
+
+
+def test_the_add_ons_are_terraforms(tmp_path: Path) -> None:
+    root = tmp_path / "tree"
+    shutil.copytree(FIXTURES / "fits", root)
+    module = root / "infrastructure" / "modules" / "cluster"
+    module.mkdir(parents=True)
+    (module / "main.tf").write_text(TERRAFORM, encoding="utf-8")
+    result = PodBudgetCheck().run(Context(root=root))
+    # coredns 2 + vpc-cni 1 + Flux 6 + observability 4; metrics-server, kube-proxy and the rest are not installed.
+    assert "13 system" in result.summary
+    assert any("EKS add-on made-up (Terraform) is not in fleet's data/system-pods.yaml" in w for w in result.warnings)
+    (module / "main.tf").write_text('module "eks" {\n  source = "terraform-aws-modules/eks/aws"\n}\n')
+    result = PodBudgetCheck().run(Context(root=root))
+    assert "19 system" in result.summary  # no map: fleet's default set, said so
+    assert any("no `addons` map" in w for w in result.warnings)
+
+
+def test_terraform_states_the_add_on_requests_the_budget_counts() -> None:
+    repo = Path(__file__).resolve().parents[3]
+    names, stated, warnings = terraform_addon_map(repo)
+    assert warnings == []
+    assert names is not None
+    assert "coredns" in names
+    assert stated["coredns"] == Requests(cpu_m=50, memory_bytes=70 * 2**20)
+    assert stated["kube-proxy"] == Requests(cpu_m=25, memory_bytes=32 * 2**20)
+    assert "vpc-cni" not in stated  # its configuration_values sets no resources: system-pods.yaml's figure stands
+    assert addon_pod_requests({"configuration_values": "${jsonencode({replicaCount = 3})}"}) is None
+
+
+def test_the_canary_counts_at_peak_only() -> None:
+    scan = Scan()
+    (row,) = requesters(scan, [("Canary a/b", 1, Requests(cpu_m=250))])
+    assert (row.steady_pods, row.steady, row.peak_pods, row.peak) == (0, Requests(), 1, Requests(cpu_m=250))

@@ -3,6 +3,8 @@
 Worst case is the budget: a Deployment or StatefulSet that an HPA targets counts at the HPA's maxReplicas,
 because the node must have room for the peak the HPA may scale to; otherwise the extra pods sit Pending
 exactly when load is highest. Flux HelmReleases count through data/chart-pods.yaml (fleet/capacity/charts.py).
+CPU and memory requests are summed on two bases (fleet/capacity/requests.py): steady state (an HPA's target at
+its minReplicas) and peak (at maxReplicas, the same figure as the pod count).
 Kustomize patches are not applied: point it at plain files or a base.
 """
 
@@ -16,6 +18,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict
 
 from fleet.capacity.charts import ChartTable, count_release, is_helm_release, oci_chart_names
+from fleet.capacity.requests import Requests, pod_requests
 from fleet.capacity.system import SystemRow, replace_by_releases
 from fleet.k8s_yaml import KUSTOMIZATION_NAMES, is_kubernetes_object, is_kustomize_config, iter_yaml_files
 from fleet.k8s_yaml import load_documents as _load
@@ -34,6 +37,10 @@ class Workload(BaseModel):
     counted: bool = True  # False when the system table already covers its namespace
     chart: str | None = None  # HelmReleases: the chart's name
     assumed: bool = False  # a HelmRelease of a chart that chart-pods.yaml lacks: its count is a guess
+    steady_pods: int = 0  # without load: an HPA's target at minReplicas
+    requests: Requests = Requests()  # steady state, all its pods
+    peak_requests: Requests = Requests()  # at `pods`
+    requested: bool = True  # False: no container requests anything (the scheduler counts 0)
 
 
 class Scan(BaseModel):
@@ -137,6 +144,11 @@ def _release_workload(doc: _Doc, charts: ChartTable, oci: dict[tuple[str, str], 
     namespace = str(spec.get("targetNamespace") or meta.get("namespace") or doc.namespace or "default")
     release = count_release(doc.obj, charts, oci)
     scan.warnings += [f"{doc.path}: HelmRelease {namespace}/{name}: {w}" for w in release.warnings]
+    if release.unrequested:
+        scan.warnings.append(
+            f"{doc.path}: HelmRelease {namespace}/{name}: {', '.join(release.unrequested)} request no CPU or "
+            "memory (chart default and spec.values): counted as 0, as the scheduler does"
+        )
     return Workload(
         kind="HelmRelease",
         name=name,
@@ -146,15 +158,30 @@ def _release_workload(doc: _Doc, charts: ChartTable, oci: dict[tuple[str, str], 
         source=str(doc.path),
         chart=release.chart,
         assumed=release.known_chart is None,
+        steady_pods=release.steady_pods,
+        requests=release.requests,
+        peak_requests=release.peak_requests,
     )
 
 
-def _workload(doc: _Doc, ns: str, hpa_max: dict[tuple[str, str, str], tuple[int, str]]) -> Workload | None:
+HpaRange = tuple[int, int, str]  # minReplicas, maxReplicas, the HPA's name
+
+
+def _pod_spec(kind: str, spec: dict[str, Any]) -> dict[str, Any]:
+    if kind == "Pod":
+        return spec
+    if kind == "CronJob":
+        spec = _dict(_dict(spec.get("jobTemplate")).get("spec"))
+    return _dict(_dict(spec.get("template")).get("spec"))
+
+
+def _workload(doc: _Doc, ns: str, hpas: dict[tuple[str, str, str], HpaRange]) -> Workload | None:
     kind, spec = doc.obj["kind"], _dict(doc.obj.get("spec"))
     name = str(_dict(doc.obj.get("metadata")).get("name", "?"))
+    steady: int | None = None
     if kind in REPLICATED:
-        if (ns, kind, name) in hpa_max:
-            pods, hpa = hpa_max[(ns, kind, name)]
+        if (ns, kind, name) in hpas:
+            steady, pods, hpa = hpas[(ns, kind, name)]
             basis = f"HPA {hpa} maxReplicas (worst case)"
         else:
             pods, basis = _int(spec.get("replicas"), 1), "replicas"
@@ -169,7 +196,20 @@ def _workload(doc: _Doc, ns: str, hpa_max: dict[tuple[str, str, str], tuple[int,
         pods, basis = _int(job.get("parallelism"), 1), "CronJob parallelism while it runs"
     else:
         return None
-    return Workload(kind=kind, name=name, namespace=ns, pods=pods, basis=basis, source=str(doc.path))
+    per_pod, requested = pod_requests(_pod_spec(kind, spec))
+    steady_pods = pods if steady is None else min(steady, pods)
+    return Workload(
+        kind=kind,
+        name=name,
+        namespace=ns,
+        pods=pods,
+        basis=basis,
+        source=str(doc.path),
+        steady_pods=steady_pods,
+        requests=per_pod * steady_pods,
+        peak_requests=per_pod * pods,
+        requested=requested,
+    )
 
 
 def scan_manifests(root: Path, system: list[SystemRow], charts: ChartTable) -> Scan:
@@ -190,23 +230,35 @@ def scan_manifests(root: Path, system: list[SystemRow], charts: ChartTable) -> S
     scan.system = replace_by_releases(system, installed)
     covered = {row.namespace for row in scan.system if row.counted}
 
-    hpa_max: dict[tuple[str, str, str], tuple[int, str]] = {}
+    hpas: dict[tuple[str, str, str], HpaRange] = {}
     for doc in docs:
         if doc.obj["kind"] == "HorizontalPodAutoscaler":
             spec = _dict(doc.obj.get("spec"))
             ref = _dict(spec.get("scaleTargetRef"))
             hpa = _dict(doc.obj.get("metadata")).get("name", "?")
-            hpa_max[(ns_of(doc), str(ref.get("kind")), str(ref.get("name")))] = (
+            low = spec.get("minReplicas")
+            hpas[(ns_of(doc), str(ref.get("kind")), str(ref.get("name")))] = (
+                low if isinstance(low, int) and low > 0 else 1,  # Kubernetes defaults minReplicas to 1
                 _int(spec.get("maxReplicas"), 1),
-                hpa,
+                str(hpa),
             )
     for doc in docs:
-        workload = _workload(doc, ns_of(doc), hpa_max)
+        workload = _workload(doc, ns_of(doc), hpas)
         if workload is None:
             continue
         if workload.namespace in covered:
             basis = workload.basis + "; namespace counted by the system table"
             workload = workload.model_copy(update={"counted": False, "basis": basis})
+        elif workload.pods and not workload.requested:
+            scan.warnings.append(
+                f"{workload.source}: {workload.kind} {workload.namespace}/{workload.name} requests no CPU or "
+                "memory: counted as 0, as the scheduler does"
+            )
         scan.workloads.append(workload)
     scan.workloads += releases
+    scan.warnings += [
+        f"system {row.namespace}/{row.name}: requests unknown (system-pods.yaml), counted as 0"
+        for row in scan.system
+        if row.counted and row.requests is None
+    ]
     return scan

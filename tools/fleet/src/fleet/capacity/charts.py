@@ -12,6 +12,7 @@ from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from fleet.capacity.requests import Requests, RequestsSpec, block_requests
 from fleet.datafiles import load_model, packaged
 
 HELM_RELEASE_GROUP = "helm.toolkit.fluxcd.io"
@@ -30,6 +31,11 @@ class ChartComponent(BaseModel):
     daemonset_value: str | None = None
     autoscaling_value: str | None = None
     autoscaling_max: Annotated[int, Field(ge=0)] = 0
+    # The values path of the component's main container `resources` block, and the chart's default requests
+    # for one pod at the pinned version (None: the chart sets none, so the pod requests nothing unless the
+    # release's spec.values does).
+    resources_value: str | None = None
+    default_requests: RequestsSpec | None = None
 
     @model_validator(mode="after")
     def _autoscaling_needs_a_max(self) -> ChartComponent:
@@ -70,6 +76,10 @@ class ReleaseCount(BaseModel):
     pods: int
     basis: str
     warnings: list[str] = []
+    steady_pods: int = 0  # autoscaling components at minReplicas rather than maxReplicas
+    requests: Requests = Requests()  # steady state, all components
+    peak_requests: Requests = Requests()
+    unrequested: list[str] = []  # components that run pods but request nothing
 
 
 def is_helm_release(obj: dict[str, Any]) -> bool:
@@ -150,6 +160,22 @@ def _component_pods(component: ChartComponent, values: dict[str, Any], warnings:
     return replicas, f"{component.name} {replicas} ({component.replicas_value}={replicas})"
 
 
+def _component_requests(component: ChartComponent, values: dict[str, Any]) -> Requests | None:
+    """One pod's requests: the release's resources block at resources_value, else the chart's default."""
+    override = block_requests(_lookup(values, component.resources_value))
+    if override is not None:
+        return override
+    return component.default_requests.requests() if component.default_requests else None
+
+
+def _steady_pods(component: ChartComponent, values: dict[str, Any], peak: int) -> int:
+    """Pods without load: an autoscaled component at its minReplicas (1 when unset), others as counted."""
+    autoscaling = _dict(_lookup(values, component.autoscaling_value))
+    if peak and autoscaling.get("enabled") is True:
+        return min(peak, _count(autoscaling.get("minReplicas")) or 1)
+    return peak
+
+
 def count_release(obj: dict[str, Any], table: ChartTable, oci_charts: dict[tuple[str, str], str]) -> ReleaseCount:
     """The pods one HelmRelease runs on the node."""
     spec = _dict(obj.get("spec"))
@@ -166,11 +192,36 @@ def count_release(obj: dict[str, Any], table: ChartTable, oci_charts: dict[tuple
         shown = name or "(chart not named in the HelmRelease)"
         assumed = table.unknown_chart_pods
         basis = f"unknown chart {shown}, counted as {assumed} (assumed) — add it to chart-pods.yaml"
-        return ReleaseCount(chart=shown, known_chart=None, pods=assumed, basis=basis, warnings=[basis, *warnings])
+        return ReleaseCount(
+            chart=shown,
+            known_chart=None,
+            pods=assumed,
+            basis=basis,
+            warnings=[basis, *warnings],
+            steady_pods=assumed,
+            unrequested=[shown] if assumed else [],
+        )
     canonical, entry = found
     values = _dict(spec.get("values"))
     parts = [_component_pods(c, values, warnings) for c in entry.components]
     basis = f"chart {canonical}: " + " + ".join(note for _, note in parts if note)
+    steady, peak, steady_pods, unrequested = Requests(), Requests(), 0, []
+    for component, (pods, _) in zip(entry.components, parts, strict=True):
+        per_pod = _component_requests(component, values)
+        low = _steady_pods(component, values, pods)
+        steady_pods += low
+        if pods and per_pod is None:
+            unrequested.append(component.name)
+        steady = steady + (per_pod or Requests()) * low
+        peak = peak + (per_pod or Requests()) * pods
     return ReleaseCount(
-        chart=canonical, known_chart=canonical, pods=sum(p for p, _ in parts), basis=basis, warnings=warnings
+        chart=canonical,
+        known_chart=canonical,
+        pods=sum(p for p, _ in parts),
+        basis=basis,
+        warnings=warnings,
+        steady_pods=steady_pods,
+        requests=steady,
+        peak_requests=peak,
+        unrequested=unrequested,
     )

@@ -1,8 +1,9 @@
 """`fleet capacity max-pods` and `fleet capacity budget`.
 
 Exit codes (fleet/exits.py): max-pods 0, or 3 for an unknown instance type or a bad table file.
-budget 0 when the free pod slots are at least --buffer, 1 when they are fewer, 3 for bad input (a missing
---manifests, a bad table file, an unknown --addons name, a bad --system-pods).
+budget 0 when the free pod slots are at least --buffer and the steady-state CPU and memory requests fit the node's
+allocatable, 1 otherwise, 3 for bad input (a missing --manifests, a bad table file, an unknown --addons name, a bad
+--system-pods).
 """
 
 from __future__ import annotations
@@ -15,9 +16,12 @@ from rich.console import Console
 from rich.table import Table
 
 from fleet import exits
-from fleet.capacity.budget import scan_manifests
+from fleet.capacity.allocatable import node_allocatable
+from fleet.capacity.budget import Scan, scan_manifests
 from fleet.capacity.charts import ChartTable, load_chart_table
 from fleet.capacity.enis import InstanceTable, MaxPods, load_instance_types, max_pods
+from fleet.capacity.requests import Requests
+from fleet.capacity.requests_budget import RequestsBudget, requesters
 from fleet.capacity.system import SystemRow, SystemTable, load_system_table, parse_addons, system_rows
 from fleet.datafiles import DataFileError
 from fleet.exits import die
@@ -111,7 +115,63 @@ def _system_row_json(row: SystemRow) -> dict[str, Any]:
         "counted": row.counted,
         "addon": row.addon,
         "replaced_by": row.replaced_by,
+        "requests": _requests_json(row.requests) if row.requests else None,
     }
+
+
+def _requests_json(value: Requests) -> dict[str, Any]:
+    return {"cpu_m": value.cpu_m, "memory_mib": round(value.memory_mib, 1)}
+
+
+def _requests_budget(node: MaxPods, scan: Scan) -> RequestsBudget | None:
+    room = node_allocatable(node.instance_type, node.spec, node.max_pods)
+    return RequestsBudget(room, requesters(scan)) if room else None
+
+
+def _budget_json(budget: RequestsBudget | None) -> dict[str, Any] | None:
+    if budget is None:
+        return None
+    return {
+        "capacity": _requests_json(budget.node.capacity),
+        "kube_reserved": {"cpu_m": budget.node.reserved_cpu_m, "memory_mib": budget.node.reserved_memory_mib},
+        "eviction_memory_mib": budget.node.eviction_memory_mib,
+        "allocatable": _requests_json(budget.node.requests),
+        "formula": budget.node.formula,
+        "steady": _requests_json(budget.steady),
+        "peak": _requests_json(budget.peak),
+        "steady_fits": budget.steady_fits,
+        "peak_nodes": budget.peak_nodes,
+        "rows": [
+            {
+                "what": r.what,
+                "steady_pods": r.steady_pods,
+                "peak_pods": r.peak_pods,
+                "steady": _requests_json(r.steady),
+                "peak": _requests_json(r.peak),
+            }
+            for r in budget.requesters
+        ],
+    }
+
+
+def _render_requests(console: Console, budget: RequestsBudget | None, instance_type: str) -> None:
+    if budget is None:
+        console.print(f"[yellow]warning:[/] no memory_mib for {instance_type} in the instance table: not sized")
+        return
+    room = budget.node.requests
+    table = Table(title=f"CPU and memory requests on one {instance_type} (allocatable {room})")
+    for col in ("Requester", "Pods", "Steady", "Peak"):
+        table.add_column(col, justify="left" if col == "Requester" else "right")
+    for r in sorted(budget.requesters, key=lambda r: -budget.share(r.peak)):
+        pods = str(r.steady_pods) if r.steady_pods == r.peak_pods else f"{r.steady_pods}-{r.peak_pods}"
+        table.add_row(r.what, pods, str(r.steady), str(r.peak))
+    table.add_section()
+    table.add_row("[bold]Total", "", f"[bold]{budget.steady}", f"[bold]{budget.peak}")
+    console.print(table)
+    console.print(f"[dim]allocatable: {budget.node.formula}")
+    steady = "[green]fits" if budget.steady_fits else "[red]DOES NOT FIT"
+    console.print(f"steady state {steady}[/]: {budget.used(budget.steady)}")
+    console.print(f"peak needs {budget.peak_nodes} node(s): {budget.used(budget.peak)}")
 
 
 @app.command("budget")
@@ -137,13 +197,16 @@ def budget_command(
     table_file: TableOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
-    """Pods the manifests (HelmReleases included) and the system components need, against one node's max pods."""
+    """Pods and CPU / memory requests the manifests (HelmReleases included) and the system components need,
+    against one node's max pods and allocatable."""
     if not manifests.exists():
         die(f"--manifests {manifests}: no such file or directory", EXIT_BAD_INPUT)
     node = _max_pods(table_file, instance_type, prefix_delegation)
     scan = scan_manifests(manifests, _system(system_pods_file, addons, system_pods), _charts(chart_pods_file))
     total = scan.pods + scan.system_pods
     free = node.max_pods - total
+    requests_budget = _requests_budget(node, scan)
+    fits = requests_budget is None or requests_budget.steady_fits
     data = {
         "instance_type": instance_type,
         "prefix_delegation": prefix_delegation,
@@ -155,7 +218,8 @@ def budget_command(
         "system_pods": scan.system_pods,
         "total_pods": total,
         "free_slots": free,
-        "ok": free >= buffer,
+        "requests": _budget_json(requests_budget),
+        "ok": free >= buffer and fits,
         "warnings": scan.warnings,
     }
 
@@ -175,8 +239,11 @@ def budget_command(
         console.print(table)
         for warning in scan.warnings:
             console.print(f"[yellow]warning:[/] {warning}")
-        verdict = "[green]OK" if data["ok"] else "[red]NOT ENOUGH HEADROOM"
+        _render_requests(console, requests_budget, instance_type)
+        verdict = "[green]OK" if free >= buffer else "[red]NOT ENOUGH HEADROOM"
         console.print(f"{verdict}[/]: {free} free slot(s), {buffer} required.")
+        if not fits:
+            console.print("[red]NOT ENOUGH CPU OR MEMORY[/]: steady-state requests exceed the node's allocatable.")
 
     emit(data, render, as_json)
     if not data["ok"]:

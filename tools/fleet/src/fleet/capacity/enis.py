@@ -19,6 +19,7 @@ class InstanceType(BaseModel):
     vcpus: Annotated[int, Field(gt=0)]
     enis: Annotated[int, Field(gt=0)]
     ipv4_per_eni: Annotated[int, Field(gt=1)]
+    memory_mib: Annotated[int, Field(gt=0)] | None = None  # for the requests budget (fleet/capacity/allocatable.py)
 
 
 class InstanceTable(BaseModel):

@@ -12,6 +12,7 @@ from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from fleet.capacity.requests import Requests, RequestsSpec
 from fleet.datafiles import load_model, packaged
 
 
@@ -22,6 +23,9 @@ class SystemEntry(BaseModel):
     source: str = ""
     namespace: str | None = None  # add-ons only; a system_pods entry is keyed by its namespace
     charts: list[str] = []  # a HelmRelease of one of these charts replaces the entry
+    # What all of the entry's pods on one node request together; None: not known (counted 0, with a warning).
+    requests: RequestsSpec | None = None
+    requests_source: str = ""
 
 
 class SystemTable(BaseModel):
@@ -54,6 +58,7 @@ class SystemRow(BaseModel):
     charts: list[str] = []
     addon: bool = False  # an EKS add-on (chosen with --addons) rather than a system_pods entry
     replaced_by: str | None = None  # "HelmRelease ns/name" when the manifests install it instead
+    requests: Requests | None = None  # None: unknown
 
     @property
     def counted(self) -> bool:
@@ -88,12 +93,21 @@ def system_rows(table: SystemTable, addons: list[str], overrides: dict[str, int]
             source=entry.source or "EKS add-on",
             charts=entry.charts,
             addon=True,
+            requests=entry.requests.requests() if entry.requests else None,
         )
         for name in addons
         for entry in [table.addons[name]]
     ]
     rows += [
-        SystemRow(namespace=ns, name=ns, pods=e.pods, what=e.what, source=e.source, charts=e.charts)
+        SystemRow(
+            namespace=ns,
+            name=ns,
+            pods=e.pods,
+            what=e.what,
+            source=e.source,
+            charts=e.charts,
+            requests=e.requests.requests() if e.requests else None,
+        )
         for ns, e in table.system_pods.items()
     ]
     rows = [row for row in rows if row.namespace not in overrides]

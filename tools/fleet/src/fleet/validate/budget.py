@@ -1,4 +1,4 @@
-"""The `pod-budget` check: the rendered staging cluster must fit one node's max pods with slots to spare.
+"""The `pod-budget` check: the rendered staging cluster must fit one node: its max pods, CPU and memory.
 
 Staging runs on one node (the roadmap's cost decision), so everything lands on it: the rendered workloads of
 every staging target (Deployments at their HPA's maxReplicas, StatefulSets at replicas, DaemonSets once, Jobs at
@@ -13,6 +13,15 @@ NodePools allow (node.kubernetes.io/instance-type In [...]), else t3.large. Its 
 VPC_CNI_PREFIX_DELEGATION "true" in cluster-vars (Terraform's vpc-cni add-on setting) gives a /28 per address slot,
 capped at 110 below 30 vCPUs; an EC2NodeClass `kubelet.maxPods` lowers it further. With prefix delegation on, an
 EC2NodeClass must set kubelet.maxPods: Karpenter otherwise gives its nodes the ENI-limited figure.
+
+With prefix delegation the pod count rarely binds; CPU and memory requests do (the scheduler places by requests).
+So the same scan sums requests (fleet/capacity/requests.py) against the node's allocatable, computed as the EKS
+AMI reserves it (fleet/capacity/allocatable.py) at that max pods. Steady state (HPA targets at minReplicas; no
+canary copy: Flagger scales it to zero between analyses) must fit: an error names the largest requesters. Peak
+(HPA maxReplicas, plus each Canary's copy) beyond one node is a warning saying how many nodes Karpenter would add.
+The EKS add-ons are Terraform's own `addons` map (infrastructure/modules/cluster/*.tf) when infrastructure/
+exists, so the budget cannot count a different set; an add-on whose `configuration_values` sets `resources`
+(coredns, kube-proxy) counts those requests.
 """
 
 from __future__ import annotations
@@ -21,22 +30,30 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
+import hcl2
 import yaml
 
+from fleet.capacity.allocatable import node_allocatable
 from fleet.capacity.budget import Scan, scan_manifests
 from fleet.capacity.charts import ChartTable, load_chart_table
 from fleet.capacity.enis import load_instance_types, max_pods
+from fleet.capacity.requests import Requests, block_requests, pod_requests
+from fleet.capacity.requests_budget import RequestsBudget, requesters
 from fleet.capacity.system import load_system_table, parse_addons, system_rows
 from fleet.datafiles import DataFileError
+from fleet.eks.terraform import unquote
 from fleet.validate.base import Check, CheckResult, Context
 from fleet.validate.policies import ClusterView, cluster_views
 from fleet.validate.render import cluster_vars, render_all
+from fleet.validate.terraform_hcl import decode_embedded
 
 CLUSTER = "staging"
 DEFAULT_INSTANCE_TYPE = "t3.large"
 BUFFER = 2  # free slots for a rolling update's surge pod and a debug pod
 CHART_TABLE = Path("k8s/infrastructure/controllers/chart-pods.yaml")
 INSTANCE_TYPE_LABEL = "node.kubernetes.io/instance-type"
+TERRAFORM_CLUSTER_MODULE = Path("infrastructure/modules/cluster")
+EKS_MODULE_SOURCE = "terraform-aws-modules/eks/aws"
 
 
 def _dict(value: Any) -> dict[str, Any]:
@@ -79,8 +96,76 @@ def kubelet_max_pods(docs: list[dict[str, Any]]) -> tuple[int | None, list[str]]
     return (min(values) if values else None), unset
 
 
+def addon_pod_requests(addon: Any) -> Requests | None:
+    """What one pod of an add-on requests when its Terraform `configuration_values` sets `resources` (the EKS
+    add-on schema for coredns and kube-proxy has it), else None: system-pods.yaml's figure stands."""
+    raw = _dict(addon).get("configuration_values")
+    config = decode_embedded(raw) if isinstance(raw, str) else None
+    return block_requests(_dict(config).get("resources")) if isinstance(config, dict) else None
+
+
+def terraform_addons(root: Path) -> tuple[list[str] | None, list[str]]:
+    """The keys of the `addons` map of the EKS module call in infrastructure/modules/cluster (None when there is
+    no infrastructure/ tree), and warnings for a tree whose map cannot be read."""
+    names, _, warnings = terraform_addon_map(root)
+    return names, warnings
+
+
+def terraform_addon_map(root: Path) -> tuple[list[str] | None, dict[str, Requests], list[str]]:
+    """terraform_addons, plus the per-pod requests each add-on's configuration_values sets."""
+    directory = root / TERRAFORM_CLUSTER_MODULE
+    if not (root / "infrastructure").is_dir():
+        return None, {}, []
+    names: list[str] = []
+    stated: dict[str, Requests] = {}
+    found = False
+    for path in sorted(directory.glob("*.tf")):
+        try:
+            doc = hcl2.loads(path.read_text(encoding="utf-8"))
+        except Exception as exc:  # hcl2 raises lark errors of many kinds
+            return None, {}, [f"{path.relative_to(root)}: cannot parse ({exc}): fleet's default add-on set used"]
+        for block in doc.get("module") or []:
+            for body in block.values():
+                # The root module only: its //modules/karpenter submodule has no add-ons.
+                if not isinstance(body, dict) or str(unquote(body.get("source", ""))) != EKS_MODULE_SOURCE:
+                    continue
+                addons = body.get("addons")
+                if isinstance(addons, dict):
+                    found = True
+                    for key, addon in addons.items():
+                        names.append(str(unquote(key)))
+                        requests = addon_pod_requests(addon)
+                        if requests is not None:
+                            stated[names[-1]] = requests
+    if not found:
+        where = TERRAFORM_CLUSTER_MODULE
+        return None, {}, [f"{where}: no `addons` map in a {EKS_MODULE_SOURCE} module call: fleet's default set used"]
+    return names, stated, []
+
+
+def _pod_requests_of(docs: list[dict[str, Any]], namespace: str, kind: str, name: str) -> Requests:
+    for doc in docs:
+        meta = _dict(doc.get("metadata"))
+        if doc.get("kind") == kind and meta.get("name") == name and str(meta.get("namespace")) == namespace:
+            return pod_requests(_dict(_dict(_dict(doc.get("spec")).get("template")).get("spec")))[0]
+    return Requests()
+
+
+def canary_requests(docs: list[dict[str, Any]]) -> list[tuple[str, int, Requests]]:
+    """(what, pods, their requests) for each Canary: the canary Deployment (a copy of the target's pod template)
+    at its HPA's minReplicas beside the primary."""
+    out = []
+    for what, pods, ns, target in _canaries(docs):
+        out.append((what, pods, _pod_requests_of(docs, ns, "Deployment", target) * pods))
+    return out
+
+
 def canary_extra(docs: list[dict[str, Any]]) -> list[tuple[str, int]]:
     """(what, pods) for each Canary: the canary Deployment at its HPA's minReplicas beside the primary."""
+    return [(what, pods) for what, pods, _, _ in _canaries(docs)]
+
+
+def _canaries(docs: list[dict[str, Any]]) -> list[tuple[str, int, str, str]]:
     hpas = {
         (str(_dict(d.get("metadata")).get("namespace")), str(_dict(d.get("metadata")).get("name"))): d
         for d in docs
@@ -95,12 +180,22 @@ def canary_extra(docs: list[dict[str, Any]]) -> list[tuple[str, int]]:
         hpa = hpas.get((ns, str(_dict(spec.get("autoscalerRef")).get("name"))))
         low = _dict(_dict(hpa).get("spec")).get("minReplicas", 1)
         pods = low if isinstance(low, int) and low > 0 else 1
-        extra.append((f"Canary {ns}/{meta.get('name')}: canary Deployment during analysis", pods))
+        target = str(_dict(spec.get("targetRef")).get("name"))
+        extra.append((f"Canary {ns}/{meta.get('name')}: canary Deployment during analysis", pods, ns, target))
     return extra
 
 
-def scan_rendered(docs: list[dict[str, Any]], charts: ChartTable) -> tuple[Scan, list[str]]:
-    """fleet capacity's scan over rendered objects; suspended HelmReleases are left out (never installed)."""
+def scan_rendered(
+    docs: list[dict[str, Any]],
+    charts: ChartTable,
+    addons: list[str] | None = None,
+    addon_requests: dict[str, Requests] | None = None,
+) -> tuple[Scan, list[str]]:
+    """fleet capacity's scan over rendered objects; suspended HelmReleases are left out (never installed).
+
+    `addons`: the EKS add-ons installed (Terraform's map), else system-pods.yaml's default set. An add-on that
+    system-pods.yaml does not describe is a note, and counts nothing: add it to the table.
+    """
     notes: list[str] = []
     kept = []
     for doc in docs:
@@ -110,13 +205,34 @@ def scan_rendered(docs: list[dict[str, Any]], charts: ChartTable) -> tuple[Scan,
             continue
         kept.append(doc)
     system = load_system_table()
-    rows = system_rows(system, parse_addons(None, system), {})
+    chosen = parse_addons(None, system) if addons is None else [a for a in addons if a in system.addons]
+    unknown = [a for a in addons or [] if a not in system.addons]
+    if unknown:
+        notes.append(
+            f"EKS add-on {', '.join(unknown)} (Terraform) is not in fleet's data/system-pods.yaml: its pods and "
+            "requests are not counted; add it there"
+        )
+    rows = system_rows(system, chosen, {})
+    # Terraform's configuration_values states an add-on's requests: that, for each of its pods, wins.
+    stated = addon_requests or {}
+    rows = [
+        row.model_copy(
+            update={
+                "requests": stated[row.name] * row.pods,
+                "source": f"{row.source}; requests: Terraform addons.{row.name}.configuration_values",
+            }
+        )
+        if row.addon and row.name in stated
+        else row
+        for row in rows
+    ]
     with tempfile.TemporaryDirectory(prefix="fleet-budget-") as tmp:
         path = Path(tmp) / "rendered.yaml"
         path.write_text(yaml.safe_dump_all(kept, sort_keys=False), encoding="utf-8")
         scan = scan_manifests(path, rows, charts)
     # The scan names its input file; here that is a temporary file, so say what it really is.
     scan.warnings = [w.replace(f"{path}: ", "rendered staging: ") for w in scan.warnings]
+
     return scan, notes
 
 
@@ -129,9 +245,10 @@ def budget_findings(view: ClusterView, root: Path) -> tuple[list[str], list[str]
     else:
         charts = load_chart_table()
         warnings.append(f"{CHART_TABLE} missing: fleet's packaged chart table used")
-    scan, notes = scan_rendered(view.docs, charts)
-    warnings += notes + scan.warnings
-    extra = canary_extra(view.docs)
+    addons, addon_requests, addon_notes = terraform_addon_map(root)
+    scan, notes = scan_rendered(view.docs, charts, addons, addon_requests)
+    warnings += addon_notes + notes + scan.warnings
+    extra = canary_requests(view.docs)
     variables = cluster_vars(root, view.cluster)
     instance, why = node_instance_type(view.docs, variables)
     prefix = variables.get(PREFIX_DELEGATION_VAR, "false").strip().lower() == "true"
@@ -145,20 +262,31 @@ def budget_findings(view: ClusterView, root: Path) -> tuple[list[str], list[str]
         )
     limit = min(node.max_pods, cap) if cap else node.max_pods
     cni = f"prefix delegation, kubelet maxPods {cap}" if prefix else "no prefix delegation"
-    total = scan.pods + scan.system_pods + sum(p for _, p in extra)
-    free = limit - total
-    parts = f"{scan.pods} workload + {scan.system_pods} system + {sum(p for _, p in extra)} canary"
-    summary = f"{view.cluster}: {total} pods ({parts}) on one {instance} ({limit} max: {cni}; {why}), {free} free"
+    canary_pods = sum(p for _, p, _ in extra)
+    pods = scan.pods + scan.system_pods + canary_pods
+    free = limit - pods
+    parts = f"{scan.pods} workload + {scan.system_pods} system + {canary_pods} canary"
+    summary = f"{view.cluster}: {pods} pods ({parts}) on one {instance} ({limit} max: {cni}; {why}), {free} free"
     if free < BUFFER:
         biggest = sorted((w for w in scan.workloads if w.counted), key=lambda w: -w.pods)[:5]
         top = ", ".join(f"{w.kind} {w.namespace}/{w.name} {w.pods} ({w.basis})" for w in biggest)
         errors.append(f"{summary}: fewer than {BUFFER} free slots; largest: {top}")
-    return errors, warnings, summary
+    node_room = node_allocatable(instance, load_instance_types().instance_types[instance], limit)
+    if node_room is None:
+        warnings.append(f"{instance}: no memory_mib in fleet's instance-types.yaml: CPU and memory not checked")
+        return errors, warnings, summary
+    budget = RequestsBudget(node_room, requesters(scan, extra))
+    summary += f"; requests steady {budget.used(budget.steady)}, peak {budget.used(budget.peak)}"
+    request_errors, request_warnings = budget.findings(view.cluster)
+    return errors + request_errors, warnings + request_warnings, summary
 
 
 class PodBudgetCheck(Check):
     name = "pod-budget"
-    description = "rendered staging pods + chart pods + EKS system pods fit one node's max pods with 2 to spare"
+    description = (
+        "rendered staging pods + chart pods + EKS system pods fit one node's max pods with 2 to spare, and "
+        "their steady-state CPU and memory requests fit its allocatable"
+    )
 
     def run(self, ctx: Context) -> CheckResult:
         views = [v for v in cluster_views(render_all(ctx.root)) if v.cluster == CLUSTER]
