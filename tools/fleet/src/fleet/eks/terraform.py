@@ -107,7 +107,8 @@ def _upgrade_policy(body: dict[str, Any], cfg: _Config) -> str:
     return "EXTENDED"  # AWS's default when no policy is set; the eks module's default is null
 
 
-META_ARGUMENTS = ("source", "version", "providers", "depends_on", "count", "for_each")
+# A module block's arguments that are Terraform's own, not the module's inputs.
+META_ARGUMENTS = frozenset({"source", "version", "providers", "depends_on", "count", "for_each"})
 
 
 def _follow_local_modules(directory: Path, cfg: _Config, depth: int = 0) -> tuple[Path, _Config, str]:

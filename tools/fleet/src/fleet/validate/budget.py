@@ -30,7 +30,6 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-import hcl2
 import yaml
 
 from fleet.capacity.allocatable import node_allocatable
@@ -41,11 +40,11 @@ from fleet.capacity.requests import Requests, block_requests, pod_requests
 from fleet.capacity.requests_budget import RequestsBudget, requesters
 from fleet.capacity.system import load_system_table, parse_addons, system_rows
 from fleet.datafiles import DataFileError
-from fleet.eks.terraform import unquote
+from fleet.eks.terraform import EKS_MODULE_SOURCE
 from fleet.validate.base import Check, CheckResult, Context
 from fleet.validate.policies import ClusterView, cluster_views
 from fleet.validate.render import cluster_vars, render_all
-from fleet.validate.terraform_hcl import decode_embedded
+from fleet.validate.terraform_hcl import INFRA_DIR, decode_embedded, load_tree
 
 CLUSTER = "staging"
 DEFAULT_INSTANCE_TYPE = "t3.large"
@@ -53,7 +52,6 @@ BUFFER = 2  # free slots for a rolling update's surge pod and a debug pod
 CHART_TABLE = Path("k8s/infrastructure/controllers/chart-pods.yaml")
 INSTANCE_TYPE_LABEL = "node.kubernetes.io/instance-type"
 TERRAFORM_CLUSTER_MODULE = Path("infrastructure/modules/cluster")
-EKS_MODULE_SOURCE = "terraform-aws-modules/eks/aws"
 
 
 def _dict(value: Any) -> dict[str, Any]:
@@ -112,34 +110,28 @@ def terraform_addons(root: Path) -> tuple[list[str] | None, list[str]]:
 
 
 def terraform_addon_map(root: Path) -> tuple[list[str] | None, dict[str, Requests], list[str]]:
-    """terraform_addons, plus the per-pod requests each add-on's configuration_values sets."""
-    directory = root / TERRAFORM_CLUSTER_MODULE
-    if not (root / "infrastructure").is_dir():
+    """terraform_addons, plus the per-pod requests each add-on's configuration_values sets (read with
+    terraform_hcl.py, the Terraform checks' reader)."""
+    if not (root / INFRA_DIR).is_dir():
         return None, {}, []
-    names: list[str] = []
-    stated: dict[str, Requests] = {}
-    found = False
-    for path in sorted(directory.glob("*.tf")):
-        try:
-            doc = hcl2.loads(path.read_text(encoding="utf-8"))
-        except Exception as exc:  # hcl2 raises lark errors of many kinds
-            return None, {}, [f"{path.relative_to(root)}: cannot parse ({exc}): fleet's default add-on set used"]
-        for block in doc.get("module") or []:
-            for body in block.values():
-                # The root module only: its //modules/karpenter submodule has no add-ons.
-                if not isinstance(body, dict) or str(unquote(body.get("source", ""))) != EKS_MODULE_SOURCE:
-                    continue
-                addons = body.get("addons")
-                if isinstance(addons, dict):
-                    found = True
-                    for key, addon in addons.items():
-                        names.append(str(unquote(key)))
-                        requests = addon_pod_requests(addon)
-                        if requests is not None:
-                            stated[names[-1]] = requests
-    if not found:
-        where = TERRAFORM_CLUSTER_MODULE
+    tree = load_tree(root)
+    module = tree.dirs.get((root / TERRAFORM_CLUSTER_MODULE).resolve())
+    where = TERRAFORM_CLUSTER_MODULE
+    unreadable = [e for e in tree.errors if e.startswith(f"{where}/")]
+    if unreadable:
+        return None, {}, [f"{unreadable[0]}: fleet's default add-on set used"]
+    # The root EKS module only: its //modules/karpenter submodule has no add-ons.
+    calls = [b.body for b in module.of("module") if b.body.get("source") == EKS_MODULE_SOURCE] if module else []
+    maps = [c["addons"] for c in calls if isinstance(c.get("addons"), dict)]
+    if not maps:
         return None, {}, [f"{where}: no `addons` map in a {EKS_MODULE_SOURCE} module call: fleet's default set used"]
+    names = [str(name) for addons in maps for name in addons]
+    stated = {
+        str(name): requests
+        for addons in maps
+        for name, addon in addons.items()
+        if (requests := addon_pod_requests(addon)) is not None
+    }
     return names, stated, []
 
 

