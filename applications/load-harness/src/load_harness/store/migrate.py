@@ -17,6 +17,19 @@ if TYPE_CHECKING:
 
 MIGRATIONS = Path(__file__).with_name("migrations")
 HEAD_REVISION = "0004"
+# pg_advisory_xact_lock's key (a bigint): the CRC-32 of "load-harness migrations", chosen once and never changed,
+# since replicas of two releases must agree on it.
+MIGRATION_LOCK_KEY = 0xC3E368B1
+
+
+def lock_for_migration(connection: sa.Connection) -> None:
+    """Take the migration lock for the rest of the connection's transaction.
+
+    PostgreSQL: a transaction-level advisory lock, released by COMMIT or ROLLBACK (so a migrator that dies does not
+    leave it held). SQLite: nothing more to take; the transaction began with BEGIN IMMEDIATE (engine.py), which
+    holds the database's only write lock until it ends."""
+    if connection.dialect.name == "postgresql":
+        connection.execute(sa.text("SELECT pg_advisory_xact_lock(:key)"), {"key": MIGRATION_LOCK_KEY})
 
 
 def alembic_config(engine: Engine) -> Config:
