@@ -32,3 +32,8 @@ output "permissions_boundary_arn" {
   description = "ARN of platform-ci-boundary."
   value       = aws_iam_policy.boundary.arn
 }
+
+output "platform_secret_arns" {
+  description = "ARN of each platform/<env>/<name> secret (values are never output; operator secrets start empty)."
+  value       = { for path, secret in aws_secretsmanager_secret.platform : path => secret.arn }
+}

@@ -72,3 +72,36 @@ variable "state_noncurrent_version_days" {
     error_message = "state_noncurrent_version_days must be between 30 and 3650."
   }
 }
+
+variable "environments" {
+  description = "Environments whose Secrets Manager secrets (platform/<env>/...) this stack creates."
+  type        = list(string)
+  default     = ["staging", "production"]
+
+  validation {
+    condition     = length(var.environments) > 0 && alltrue([for env in var.environments : can(regex("^[a-z][a-z0-9-]{0,30}$", env))])
+    error_message = "environments must be lowercase names (letters, digits, '-'), at least one."
+  }
+}
+
+variable "secret_recovery_window_days" {
+  description = "Days a deleted platform secret can still be restored (Secrets Manager allows 7 to 30)."
+  type        = number
+  default     = 7
+
+  validation {
+    condition     = var.secret_recovery_window_days >= 7 && var.secret_recovery_window_days <= 30
+    error_message = "secret_recovery_window_days must be between 7 and 30."
+  }
+}
+
+variable "generated_secret_version" {
+  description = "Raise by one to write new random values into every generated secret (the API keys and Flagger tokens)."
+  type        = number
+  default     = 1
+
+  validation {
+    condition     = var.generated_secret_version >= 1 && floor(var.generated_secret_version) == var.generated_secret_version
+    error_message = "generated_secret_version must be a whole number, 1 or more."
+  }
+}

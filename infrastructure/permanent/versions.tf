@@ -1,5 +1,6 @@
 terraform {
-  required_version = ">= 1.10, < 2.0"
+  # Write-only arguments (secrets.tf: secret_string_wo) need Terraform 1.11 or newer.
+  required_version = ">= 1.11, < 2.0"
 
   required_providers {
     aws = {

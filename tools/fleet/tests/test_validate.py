@@ -22,7 +22,7 @@ ALL_CHECKS = [
     "terraform-fmt", "terraform-invariants", "terraform-module-inputs", "checkov-terraform",
     "hadolint", "dockerfile-invariants", "compose", "writable-paths",
     "actionlint", "zizmor", "workflow-invariants", "dependabot-coverage", "release-versions",
-    "cluster-vars-terraform", "checkov",
+    "cluster-vars-terraform", "platform-secrets", "checkov",
 ]  # fmt: skip
 FILE_CHECKS = ["yamllint", "kustomize-resources", "kustomize-build", "k8s-schema", "crd-schema", "crd-structure"]
 runner = CliRunner()

@@ -183,9 +183,12 @@ for _module in (terraform, container, workflows):
         register(_check)
 
 # Where the two trees meet: the names cluster-vars gives Flux are the ones Terraform creates.
+# and every AWS secret the clusters' ExternalSecrets read is one Terraform creates.
+from fleet.validate.platform_secrets import PlatformSecretsCheck  # noqa: E402
 from fleet.validate.platform_vars import ClusterVarsTerraformCheck  # noqa: E402
 
 register(ClusterVarsTerraformCheck)
+register(PlatformSecretsCheck)
 
 # checkov last: its own venv (checkovrun.py) and the slowest start; everything cheaper has reported by then.
 from fleet.validate.checkovrun import CheckovCheck  # noqa: E402
