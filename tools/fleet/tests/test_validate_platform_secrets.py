@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from fleet.terraform_hcl import load_tree
 from fleet.validate.base import Context, Status
 from fleet.validate.platform_secrets import (
     PlatformSecretsCheck,
@@ -17,7 +18,6 @@ from fleet.validate.platform_secrets import (
     terraform_secrets,
 )
 from fleet.validate.render import RenderedObject, RenderTarget, rendered_objects
-from fleet.validate.terraform_hcl import load_tree
 
 REPO = Path(__file__).resolve().parents[3]
 PERMANENT = REPO / "infrastructure" / "permanent"

@@ -12,9 +12,9 @@ from pathlib import Path
 
 import pytest
 from fleet.eks.calendar import load_calendar
+from fleet.terraform_hcl import load_tree
 from fleet.validate.base import Context, Status
 from fleet.validate.terraform import TerraformInvariantsCheck, invariant_findings
-from fleet.validate.terraform_hcl import load_tree
 from fleet.validate.terraform_inputs import load_inputs, module_input_findings
 
 FIXTURES = Path(__file__).parent / "fixtures" / "terraform"

@@ -41,10 +41,10 @@ from fleet.capacity.requests_budget import RequestsBudget, requesters
 from fleet.capacity.system import load_system_table, parse_addons, system_rows
 from fleet.datafiles import DataFileError
 from fleet.eks.terraform import EKS_MODULE_SOURCE
+from fleet.terraform_hcl import INFRA_DIR, decode_embedded, load_tree
 from fleet.validate.base import Check, CheckResult, Context
 from fleet.validate.policies import ClusterView, cluster_views
 from fleet.validate.render import cluster_vars, render_all
-from fleet.validate.terraform_hcl import INFRA_DIR, decode_embedded, load_tree
 
 CLUSTER = "staging"
 DEFAULT_INSTANCE_TYPE = "t3.large"
@@ -111,7 +111,7 @@ def terraform_addons(root: Path) -> tuple[list[str] | None, list[str]]:
 
 def terraform_addon_map(root: Path) -> tuple[list[str] | None, dict[str, Requests], list[str]]:
     """terraform_addons, plus the per-pod requests each add-on's configuration_values sets (read with
-    terraform_hcl.py, the Terraform checks' reader)."""
+    fleet.terraform_hcl, fleet's one HCL reader)."""
     if not (root / INFRA_DIR).is_dir():
         return None, {}, []
     tree = load_tree(root)

@@ -21,9 +21,9 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
+from fleet.terraform_hcl import INFRA_DIR, TfTree, load_tree
 from fleet.validate.base import Check, CheckResult, Context
 from fleet.validate.render import RenderedObject, render_all
-from fleet.validate.terraform_hcl import INFRA_DIR, TfTree, load_tree
 
 SECRETS_STACK = "permanent"
 SECRETS_FILE = f"{INFRA_DIR}/{SECRETS_STACK}/secrets.tf"

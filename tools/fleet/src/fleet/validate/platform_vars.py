@@ -5,8 +5,8 @@ writes to, whether the VPC CNI hands out prefixes), and Terraform creates the re
 between the two fails only on a live cluster, hours later (nodes that never join, logs that go nowhere), so it is
 compared here. For infrastructure/<env> and k8s/clusters/<env> that both exist: the root stack's call of its local
 module (`module "cluster" { source = "../modules/cluster" ... }`) gives the arguments, the module's HCL gives the
-names built from them, and each is compared with its cluster-vars key. The HCL is read by terraform_hcl.py, the
-one reader of infrastructure/ that the Terraform checks use too.
+names built from them, and each is compared with its cluster-vars key. The HCL is read by fleet.terraform_hcl, the
+one HCL reader of fleet, which the Terraform checks and `fleet eks status --from-terraform` use too.
 """
 
 from __future__ import annotations
@@ -15,9 +15,9 @@ import re
 from typing import Any
 
 from fleet.eks.terraform import EKS_MODULE_SOURCE
+from fleet.terraform_hcl import INFRA_DIR, Body, TfDir, TfTree, decode_embedded, load_tree, local_source
 from fleet.validate.base import Check, CheckResult, Context
 from fleet.validate.render import cluster_vars
-from fleet.validate.terraform_hcl import INFRA_DIR, Body, TfDir, TfTree, decode_embedded, load_tree, local_source
 
 ENVIRONMENTS = ("staging", "production")
 INTERPOLATION = re.compile(r"\$\{var\.([A-Za-z0-9_]+)\}")

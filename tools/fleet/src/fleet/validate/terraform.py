@@ -13,10 +13,10 @@ from pathlib import Path
 from fleet.datafiles import DataFileError
 from fleet.eks.calendar import Calendar
 from fleet.eks.calendar_file import load_effective
+from fleet.terraform_hcl import INFRA_DIR, TfTree, load_tree
 from fleet.validate.base import Check, CheckResult, Context
 from fleet.validate.terraform_checkov import checkov_terraform_findings
 from fleet.validate.terraform_eks import endpoint_findings, spot_findings, upgrade_policy_findings, version_findings
-from fleet.validate.terraform_hcl import INFRA_DIR, TfTree, load_tree
 from fleet.validate.terraform_iam import hcl_iam_findings, policy_file_findings
 from fleet.validate.terraform_inputs import module_input_findings
 from fleet.validate.terraform_rules import (

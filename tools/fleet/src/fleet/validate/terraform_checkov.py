@@ -15,8 +15,8 @@ import subprocess
 import tempfile
 from pathlib import Path
 
+from fleet.terraform_hcl import INFRA_DIR
 from fleet.validate.checkovrun import RUN_TIMEOUT_S, _reports, ensure_checkov, load_reasoned_skips
-from fleet.validate.terraform_hcl import INFRA_DIR
 from fleet.validate.tools import MIN_REASON
 
 SKIPS = Path(INFRA_DIR) / ".checkov.yaml"

@@ -11,7 +11,7 @@ from datetime import date
 from typing import Any
 
 from fleet.eks.calendar import BadVersion, Calendar, normalise, status, version_key
-from fleet.validate.terraform_hcl import Block, TfDir, TfTree, Traced
+from fleet.terraform_hcl import Block, TfDir, TfTree, Traced
 
 EKS_MODULE_SOURCE = "terraform-aws-modules/eks/aws"
 MIN_VERSION = "1.35"  # the platform's floor (the roadmap's 1.32 has been billed at 6x since 2026-03-23)

@@ -16,8 +16,8 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
+from fleet.terraform_hcl import INFRA_DIR, TfDir, TfTree, decode_embedded, walk
 from fleet.validate.iam_actions import SOURCE, action_problem
-from fleet.validate.terraform_hcl import INFRA_DIR, TfDir, TfTree, decode_embedded, walk
 
 # The ONE place a "<service>:*" grant may be allowed, each with the reason a reviewer accepted. Empty on purpose.
 SERVICE_WILDCARD_ALLOWED: dict[str, str] = {}

@@ -14,7 +14,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from fleet.datafiles import DataFileError, load_model, packaged
 from fleet.eks.terraform import META_ARGUMENTS
-from fleet.validate.terraform_hcl import TfTree, local_source
+from fleet.terraform_hcl import TfTree, local_source
 from fleet.validate.terraform_rules import is_registry
 
 INPUTS_FILE = "terraform-module-inputs.yaml"

@@ -8,7 +8,7 @@ import re
 from pathlib import Path
 from typing import Any
 
-from fleet.validate.terraform_hcl import INFRA_DIR, TfTree, local_source, walk
+from fleet.terraform_hcl import INFRA_DIR, TfTree, local_source, walk
 
 EXACT_VERSION = re.compile(r"^\d+\.\d+\.\d+$")
 GIT_REF = re.compile(r"[?&]ref=([0-9a-f]{40})(?:&|$)")

@@ -1,4 +1,5 @@
-"""The Terraform under infrastructure/ as python-hcl2 8.x reads it, normalised for the offline checks.
+"""Terraform as python-hcl2 8.x reads it, normalised: the one HCL reader of fleet (the offline checks of
+infrastructure/, the pod budget's add-on map, and `fleet eks status --from-terraform`).
 
 python-hcl2 8.x keeps the quotes around strings (`"\\"1.35\\""`), writes references and other expressions as
 `${...}` strings, marks blocks with `__is_block__` and serialises `jsonencode({...})` as the text of the call. Here
@@ -9,6 +10,7 @@ that feed it: the variable's default, a terraform.tfvars value, or what a local 
 from __future__ import annotations
 
 import json
+import os
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -16,8 +18,6 @@ from pathlib import Path
 from typing import Any
 
 import hcl2
-
-from fleet.eks.terraform import unquote
 
 INFRA_DIR = "infrastructure"
 # One HCL block's arguments as python-hcl2 returns them, after clean(): str, bool, number, list or dict values.
@@ -28,6 +28,13 @@ HEREDOC_RE = re.compile(r"^<<-?([A-Za-z][A-Za-z0-9._-]*)\r?\n(.*?)\n?[ \t]*\1$",
 EMBEDDED_REF_RE = re.compile(r"\b(var|local)\.([A-Za-z0-9_-]+)")
 EMBEDDED_LITERAL_RE = re.compile(r'"((?:[^"\\$]|\\.)*)"')
 MAX_TRACE_DEPTH = 8  # var -> caller -> var ... deeper than any stack here; stops a cycle
+
+
+def unquote(value: Any) -> Any:
+    """A python-hcl2 string without its surrounding quotes; anything else unchanged."""
+    if isinstance(value, str) and len(value) >= 2 and value[0] == value[-1] == '"':
+        return value[1:-1]
+    return value
 
 
 def clean(value: Any) -> Any:
@@ -206,20 +213,13 @@ def _parse_file(path: Path) -> dict[str, Any]:
         return hcl2.load(handle)
 
 
-def load_tree(root: Path) -> TfTree:
-    """Every directory with *.tf files under root/infrastructure (hidden and .terraform directories skipped)."""
-    tree = TfTree(root)
-    infra = root / INFRA_DIR
-    if not infra.is_dir():
-        return tree
-    for path in sorted(infra.rglob("*.tf")):
-        rel_parts = path.relative_to(infra).parts
-        if any(part.startswith(".") for part in rel_parts):
-            continue
-        rel = str(path.relative_to(root))
+def _load_dir(tree: TfTree, directory: Path) -> TfDir:
+    """Parse directory/*.tf into the tree (a file that does not parse becomes one of tree.errors)."""
+    key = directory.resolve()
+    tf_dir = tree.dirs.setdefault(key, TfDir(key, os.path.relpath(key, tree.root)))
+    for path in sorted(directory.glob("*.tf")):
+        rel = os.path.relpath(path.resolve(), tree.root)
         tree.files += 1
-        key = path.parent.resolve()
-        tf_dir = tree.dirs.setdefault(key, TfDir(key, str(path.parent.relative_to(root))))
         try:
             doc = _parse_file(path)
         except Exception as exc:  # hcl2 raises lark errors of many kinds
@@ -227,13 +227,45 @@ def load_tree(root: Path) -> TfTree:
             tree.errors.append(f"{rel}: cannot parse HCL: {first_line}")
             continue
         tf_dir.blocks += list(_blocks(doc, rel))
-    for tf_dir in tree.dirs.values():
-        for tfvars in [tf_dir.path / "terraform.tfvars", *sorted(tf_dir.path.glob("*.auto.tfvars"))]:
-            if tfvars.is_file():
-                try:
-                    tf_dir.tfvars.update(clean(_parse_file(tfvars)))
-                except Exception as exc:
-                    tree.errors.append(f"{tfvars.relative_to(root)}: cannot parse HCL: {exc}")
+    for tfvars in [directory / "terraform.tfvars", *sorted(directory.glob("*.auto.tfvars"))]:
+        if tfvars.is_file():
+            try:
+                tf_dir.tfvars.update(clean(_parse_file(tfvars)))
+            except Exception as exc:
+                tree.errors.append(f"{os.path.relpath(tfvars.resolve(), tree.root)}: cannot parse HCL: {exc}")
+    return tf_dir
+
+
+def load_tree(root: Path) -> TfTree:
+    """Every directory with *.tf files under root/infrastructure (hidden and .terraform directories skipped)."""
+    tree = TfTree(root.resolve())
+    infra = root / INFRA_DIR
+    if not infra.is_dir():
+        return tree
+    directories = {
+        p.parent for p in infra.rglob("*.tf") if not any(x.startswith(".") for x in p.relative_to(infra).parts)
+    }
+    for directory in sorted(directories):
+        _load_dir(tree, directory)
+    return tree
+
+
+MAX_MODULE_DEPTH = 4  # a root stack, its modules and theirs: deeper than any layout here
+
+
+def load_stack(directory: Path) -> TfTree:
+    """One stack anywhere on disk: the directory and, recursively, every local module it calls. Paths in the
+    tree (TfDir.rel, Block.file) are relative to the directory."""
+    tree = TfTree(directory.resolve())
+    pending = [(tree.root, 0)]
+    while pending:
+        path, depth = pending.pop(0)
+        if path in tree.dirs or not path.is_dir():
+            continue
+        tf_dir = _load_dir(tree, path)
+        if depth < MAX_MODULE_DEPTH:
+            calls = [tree.local_target(tf_dir, block) for block in tf_dir.of("module")]
+            pending += [(target, depth + 1) for target in calls if target is not None]
     return tree
 
 
