@@ -19,6 +19,7 @@ from fleet.validate.terraform_checkov import checkov_terraform_findings
 from fleet.validate.terraform_eks import endpoint_findings, spot_findings, upgrade_policy_findings, version_findings
 from fleet.validate.terraform_iam import hcl_iam_findings, policy_file_findings
 from fleet.validate.terraform_inputs import module_input_findings
+from fleet.validate.terraform_policy_size import policy_size_findings
 from fleet.validate.terraform_rules import (
     imds_findings,
     module_pin_findings,
@@ -74,6 +75,7 @@ def invariant_findings(tree: TfTree, calendar: Calendar, today: date) -> tuple[l
     version_errors, warnings = version_findings(tree, calendar, today)
     iam_errors, statements = hcl_iam_findings(tree)
     file_errors, policy_files = policy_file_findings(tree.root)
+    size_errors, size_warnings, _ = policy_size_findings(tree)
     errors = [
         *tree.errors,
         *module_pin_findings(tree),
@@ -89,15 +91,17 @@ def invariant_findings(tree: TfTree, calendar: Calendar, today: date) -> tuple[l
         *root_stack_findings(tree),
         *variable_findings(tree),
         *policy_source_findings(tree),
+        *size_errors,
     ]
-    return errors, warnings, statements + policy_files
+    return errors, [*warnings, *size_warnings], statements + policy_files
 
 
 class TerraformInvariantsCheck(Check):
     name = "terraform-invariants"
     description = (
         "pinned modules and providers, EKS version in standard support (fleet's calendar) with upgrade_policy "
-        "STANDARD, no open endpoint, a spot node group, IMDSv2, no wildcard IAM, cost tags, validated variables"
+        "STANDARD, no open endpoint, a spot node group, IMDSv2, no wildcard IAM, IAM policies within IAM's size "
+        "limits, cost tags, validated variables"
     )
 
     def run(self, ctx: Context, today: date | None = None) -> CheckResult:
