@@ -96,7 +96,7 @@ def test_comma_separated_pairs_and_flag_style_keys() -> None:
         (["--a", "instance_type"], "--a 'instance_type': expected KEY=VALUE"),
         (["--a", "instance_type=x9.huge"], "no price for instance type 'x9.huge'"),
         (["--days", "0", "--a", "nodes=1"], "--days 0: running days per month must be 1 to 31"),
-        (["--date", "2026-02-30", "--a", "nodes=1"], "--date '2026-02-30': not a real date"),
+        (["--date", "2026-02-30", "--a", "nodes=1"], "--date '2026-02-30': not a calendar date"),
         ([], "give --a and/or --b"),
     ],
 )

@@ -148,11 +148,20 @@ def test_every_price_section_carries_a_source_and_a_date() -> None:
             assert section.checked_by() <= date(2026, 11, 26)  # no check is dated after the reference set's
 
 
-@pytest.mark.parametrize("value", ["2026-02-30", "tomorrow", "2026-12"])
-def test_a_bad_date_flag_is_bad_input_naming_it(value: str) -> None:
+@pytest.mark.parametrize(
+    ("value", "why"),
+    [
+        ("2026-02-30", "not a calendar date (February 2026 has 28 days)"),
+        ("tomorrow", "expected YYYY-MM-DD"),
+        ("2026-12", "expected YYYY-MM-DD"),
+        ("20261202", "expected YYYY-MM-DD"),  # date.fromisoformat would take it
+    ],
+)
+def test_a_bad_date_flag_is_bad_input_naming_it(value: str, why: str) -> None:
+    """The same reading as `fleet eks status --date` (fleet.dates): one parser, one set of messages."""
     result = runner.invoke(app, ["estimate", "--date", value])
     assert result.exit_code == exits.BAD_INPUT
-    assert f"--date {value!r}: not a real date (expected YYYY-MM-DD)" in flat(result.stderr)
+    assert f"--date {value!r}: {why}" in flat(result.stderr)
 
 
 def test_the_pricing_api_allocate_uses_is_unchanged() -> None:

@@ -7,8 +7,7 @@ whether it comes from these flags, from a claims file (`cost audit`) or from `co
 
 from __future__ import annotations
 
-import re
-from datetime import UTC, date, datetime
+from datetime import date
 from enum import StrEnum
 from pathlib import Path
 from typing import Annotated
@@ -18,6 +17,7 @@ from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
 
 from fleet.cost.model import Usage, usage_from_defaults
 from fleet.cost.pricing import Capacity, LoadBalancer, Pricing, TaxScope
+from fleet.dates import parse_day
 
 
 class CapacityChoice(StrEnum):
@@ -74,16 +74,8 @@ DateOpt = Annotated[
 
 
 def parse_date(value: str | None) -> date:
-    """`--date`: today (UTC) when not given. Raises ValueError naming the flag and the value."""
-    if value is None:
-        return datetime.now(UTC).date()
-    problem = ValueError(f"--date {value!r}: not a real date (expected YYYY-MM-DD)")
-    if not re.fullmatch(r"\d{4}-\d{2}-\d{2}", value):  # fromisoformat also takes 20261202 and week dates
-        raise problem
-    try:
-        return date.fromisoformat(value)
-    except ValueError:
-        raise problem from None
+    """`--date`: today (UTC) when not given. Raises ValueError naming the flag and the value (fleet.dates)."""
+    return parse_day(value, "--date")
 
 
 def parse_extras(values: list[str] | None) -> tuple[tuple[str, float], ...]:

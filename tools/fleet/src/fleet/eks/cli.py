@@ -14,16 +14,14 @@ Exit codes of `status` (fleet/exits.py; checked in this order):
 
 from __future__ import annotations
 
-import calendar as gregorian
-import re
-from datetime import UTC, date, datetime
+from datetime import date
 from pathlib import Path
 from typing import Annotated, Any
 
 import typer
 from rich.console import Console
 
-from fleet import exits
+from fleet import dates, exits
 from fleet.cost.pricing import load_pricing
 from fleet.datafiles import DataFileError
 from fleet.eks.calendar import BadVersion, Policy, Status, normalise, status
@@ -46,7 +44,6 @@ def _group() -> None:
 
 
 app.command("calendar")(calendar_command)
-DATE_RE = re.compile(r"^(\d{4})-(\d{2})-(\d{2})$")
 
 
 def days(n: int | None) -> str:
@@ -121,20 +118,11 @@ def estimate_note(st: Status) -> str:
 
 
 def parse_day(value: str | None, flag: str = "--date") -> date:
-    """YYYY-MM-DD, and a day that exists: '2026-02-30' is in the right form but is no date."""
-    if value is None:
-        return datetime.now(UTC).date()
-    match = DATE_RE.match(value.strip())
-    if not match:
-        die(f"{flag} {value!r}: expected YYYY-MM-DD, e.g. 2026-11-26", EXIT_BAD_INPUT)
-    year, month, day = (int(part) for part in match.groups())
-    if not 1 <= month <= 12:
-        die(f"{flag} {value!r}: not a calendar date (there is no month {month:02d})", EXIT_BAD_INPUT)
-    length = gregorian.monthrange(year, month)[1]
-    if not 1 <= day <= length:
-        name = gregorian.month_name[month]
-        die(f"{flag} {value!r}: not a calendar date ({name} {year} has {length} days)", EXIT_BAD_INPUT)
-    return date(year, month, day)
+    """fleet.dates.parse_day, exiting with BAD_INPUT and its message."""
+    try:
+        return dates.parse_day(value, flag)
+    except ValueError as exc:
+        die(str(exc), EXIT_BAD_INPUT)
 
 
 def _version(value: str, flag: str) -> str:
