@@ -35,7 +35,7 @@ ANNOTATIONS = CatalogAnnotations(
 
 def new_app(tmp_path: Path, *args: str, name: str = "shop", image: str = IMAGE) -> object:
     return runner.invoke(
-        cli, ["--root", str(tmp_path), "--image", image, *CATALOG_ARGS, *args, "--", name], env={"COLUMNS": "200"}
+        cli, ["--apps-dir", str(tmp_path), "--image", image, *CATALOG_ARGS, *args, "--", name], env={"COLUMNS": "200"}
     )
 
 
@@ -220,7 +220,7 @@ def test_refuses_invalid_catalog_values(tmp_path: Path, args: list[str], expecte
 
 
 def test_catalog_options_are_required(tmp_path: Path) -> None:
-    result = runner.invoke(cli, ["--root", str(tmp_path), "--image", IMAGE, "shop"])
+    result = runner.invoke(cli, ["--apps-dir", str(tmp_path), "--image", IMAGE, "shop"])
     assert result.exit_code == exits.USAGE
     assert "--owner" in flat(result.output)
 

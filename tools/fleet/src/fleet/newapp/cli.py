@@ -60,7 +60,8 @@ def new_app_command(
     own_namespace: Annotated[
         bool, typer.Option("--own-namespace", help="Give the app its own namespace NAME, with a quota and limits.")
     ] = False,
-    root: Annotated[Path, typer.Option(help="Directory that holds one directory per app.")] = Path(
+    # Not --root: every other command's --root is the repository; this is the folder the app's folder goes in.
+    apps_dir: Annotated[Path, typer.Option("--apps-dir", help="Directory that holds one directory per app.")] = Path(
         "k8s/applications/base"
     ),
     health_path: Annotated[str, typer.Option(help="HTTP path for readiness and liveness probes.")] = "/health",
@@ -86,7 +87,7 @@ def new_app_command(
         max_replicas=max_replicas,
     )
     try:
-        target = scaffold(spec, root)
+        target = scaffold(spec, apps_dir)
     except ValueError as exc:
         die(str(exc), EXIT_BAD_INPUT)
     except FileExistsError as exc:
@@ -104,7 +105,7 @@ def new_app_command(
     next_steps = [
         f"add {name} to the resources of the overlay that deploys it",
         "run `fleet validate`",
-        f"run `fleet capacity budget --manifests {root}` to check the node still has room",
+        f"run `fleet capacity budget --manifests {apps_dir}` to check the node still has room",
     ]
     data = {
         "name": name,
