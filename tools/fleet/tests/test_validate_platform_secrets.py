@@ -14,6 +14,7 @@ from fleet.validate.platform_secrets import (
     PlatformSecretsCheck,
     SecretRead,
     compare,
+    fake_store_findings,
     secret_reads,
     terraform_secrets,
 )
@@ -45,8 +46,8 @@ def test_the_repository_passes() -> None:
     assert result.warnings == []
     assert result.status == Status.PASS
     # staging and production: the app's API key and Flagger token, Flux's copy of the token, Alertmanager's
-    # receivers and cert-manager's Cloudflare token.
-    assert result.checked == 10
+    # receivers and cert-manager's Cloudflare token (10); kind's fake store: the app's two and Alertmanager's (3).
+    assert result.checked == 13
 
 
 def test_every_cluster_reads_its_own_four_paths(repo_reads: list[SecretRead]) -> None:
@@ -150,3 +151,22 @@ def test_only_aws_secrets_manager_stores_count_and_both_key_forms_are_read() -> 
         SecretRead("staging", "platform/staging/a", "staging: ExternalSecret apps/one"),
         SecretRead("staging", "platform/staging/b", "staging: ExternalSecret apps/one"),
     ]
+
+
+def test_a_read_the_kind_clusters_fake_store_cannot_answer_is_an_error() -> None:
+    fake = {"provider": {"fake": {"data": [{"key": "local/app/key", "value": "dev"}]}}}
+    read = {"secretStoreRef": {"kind": "ClusterSecretStore", "name": "fake"}, "data": [{"remoteRef": {}}]}
+
+    def reading(key: str) -> RenderedObject:
+        spec = {**read, "data": [{"secretKey": "k", "remoteRef": {"key": key}}]}
+        return _obj("ExternalSecret", key.replace("/", "-"), "apps", spec, cluster="local")
+
+    store = _obj("ClusterSecretStore", "fake", None, fake, cluster="local")
+    assert fake_store_findings([store, reading("local/app/key")]) == ([], 1)
+    assert fake_store_findings([store, reading("local/app/other")]) == (
+        [
+            "local: ExternalSecret apps/local-app-other reads 'local/app/other', "
+            "which no fake store of the cluster holds"
+        ],
+        1,
+    )

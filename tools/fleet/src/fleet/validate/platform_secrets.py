@@ -13,6 +13,9 @@ Terraform has an environment for:
 A read of a path Terraform does not create is an error, and so is one outside `platform/<cluster>/`, which is all
 that cluster's external-secrets role may read (modules/cluster/pod-identities.tf). A secret no cluster reads is a
 warning: it costs $0.40 a month and says nothing.
+
+The kind cluster's store is external-secrets' `fake` provider, which answers only the keys in its own
+`spec.provider.fake.data`; a read of any other key is an error too (the local stack would wait on that Secret).
 """
 
 from __future__ import annotations
@@ -73,9 +76,24 @@ def _aws_stores(objects: Iterable[RenderedObject]) -> set[tuple[str | None, str,
     return stores
 
 
-def secret_reads(objects: list[RenderedObject]) -> list[SecretRead]:
-    """Each (cluster, AWS path) an ExternalSecret reads, once per cluster even if two targets render it."""
-    stores = _aws_stores(objects)
+def _fake_stores(objects: Iterable[RenderedObject]) -> dict[tuple[str | None, str, str | None], set[str]]:
+    """The keys each `fake` provider store answers, by (cluster, store name, namespace or None)."""
+    stores: dict[tuple[str | None, str, str | None], set[str]] = {}
+    for obj in objects:
+        fake = _dict(_dict(_dict(obj.doc.get("spec")).get("provider")).get("fake"))
+        if obj.kind in STORE_KINDS and "data" in fake:
+            namespace = obj.namespace if obj.kind == "SecretStore" else None
+            keys = {str(_dict(d).get("key")) for d in _list(fake.get("data"))}
+            stores.setdefault((obj.target.cluster, obj.name, namespace), set()).update(keys)
+    return stores
+
+
+def secret_reads(
+    objects: list[RenderedObject], stores: set[tuple[str | None, str, str | None]] | None = None
+) -> list[SecretRead]:
+    """Each (cluster, path) an ExternalSecret reads through one of `stores` (default: the AWS Secrets Manager
+    ones), once per cluster even if two targets render it."""
+    stores = _aws_stores(objects) if stores is None else stores
     reads: dict[tuple[str, str, str], SecretRead] = {}
     for obj in objects:
         spec = _dict(obj.doc.get("spec"))
@@ -85,7 +103,7 @@ def secret_reads(objects: list[RenderedObject]) -> list[SecretRead]:
         if obj.kind != "ExternalSecret" or obj.target.cluster is None:
             continue
         if (obj.target.cluster, store.get("name"), scope) not in stores:
-            continue  # another provider (the local cluster's fake store), or no store: the schema checks say so
+            continue  # another provider, or no store: the schema checks say so
         keys = [_dict(d.get("remoteRef")).get("key") for d in map(_dict, _list(spec.get("data")))]
         keys += [_dict(d.get("extract")).get("key") for d in map(_dict, _list(spec.get("dataFrom")))]
         where = f"{obj.target.cluster}: ExternalSecret {obj.namespace}/{obj.name}"
@@ -112,24 +130,40 @@ def compare(created: set[str], reads: list[SecretRead]) -> tuple[list[str], list
     return errors, warnings
 
 
+def fake_store_findings(objects: list[RenderedObject]) -> tuple[list[str], int]:
+    """Errors for reads through a `fake` store of keys it does not hold, and how many reads were compared."""
+    stores = _fake_stores(objects)
+    errors = []
+    reads = secret_reads(objects, set(stores))
+    for read in sorted(reads, key=lambda r: (r.cluster, r.where, r.path)):
+        held = set().union(*(keys for (cluster, _, _), keys in stores.items() if cluster == read.cluster))
+        if read.path not in held:
+            errors.append(f"{read.where} reads {read.path!r}, which no fake store of the cluster holds")
+    return errors, len(reads)
+
+
 class PlatformSecretsCheck(Check):
     name = "platform-secrets"
     description = (
         "every AWS Secrets Manager path a cluster's ExternalSecrets read is a secret infrastructure/permanent "
-        "creates, under that cluster's platform/<env>/"
+        "creates, under that cluster's platform/<env>/; a fake store (kind) holds every key read through it"
     )
 
     def run(self, ctx: Context) -> CheckResult:
-        if not (ctx.root / INFRA_DIR).is_dir():
-            return CheckResult.from_findings(self.name, f"no {INFRA_DIR}/ under {ctx.root}", [], [], 0)
         objects = [obj for rendered in render_all(ctx.root) for obj in rendered.objects]
-        reads = secret_reads(objects)
-        if not reads:
-            return CheckResult.from_findings(self.name, "no ExternalSecret reads AWS Secrets Manager", [], [], 0)
-        tree = load_tree(ctx.root)
-        created, problems = terraform_secrets(tree)
-        errors, warnings = compare(created, reads) if not problems else ([], [])
-        errors = problems + errors + tree.errors
-        clusters = sorted({r.cluster for r in reads})
-        summary = f"{len(reads)} read(s) of {len({r.path for r in reads})} path(s) in {', '.join(clusters)}"
-        return CheckResult.from_findings(self.name, summary, errors, warnings, len(reads))
+        # Without infrastructure/ there is no Terraform to hold the AWS reads against (a k8s-only tree).
+        reads = secret_reads(objects) if (ctx.root / INFRA_DIR).is_dir() else []
+        fake_errors, fake_reads = fake_store_findings(objects)
+        if not reads and not fake_reads:
+            return CheckResult.from_findings(self.name, "no ExternalSecret reads a secret store", [], [], 0)
+        errors: list[str] = []
+        warnings: list[str] = []
+        if reads:
+            tree = load_tree(ctx.root)
+            created, problems = terraform_secrets(tree)
+            errors, warnings = compare(created, reads) if not problems else ([], [])
+            errors = problems + errors + tree.errors
+        clusters = ", ".join(sorted({r.cluster for r in reads})) or "no cluster"
+        summary = f"{len(reads)} AWS read(s) of {len({r.path for r in reads})} path(s) in {clusters}"
+        summary += f", {fake_reads} fake-store read(s)"
+        return CheckResult.from_findings(self.name, summary, errors + fake_errors, warnings, len(reads) + fake_reads)
