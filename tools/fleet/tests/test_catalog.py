@@ -108,7 +108,7 @@ def test_reads_what_new_app_writes(tmp_path: Path) -> None:
     args = ["--image", "ghcr.io/acme/pay:3.1.0", "--owner", "team-pay", "--tier", "standard", "--runbook",
             "https://runbooks.example.com/pay", "--repo", "https://github.com/acme/pay"]  # fmt: skip
     base = tmp_path / "k8s" / "applications" / "base"
-    assert runner.invoke(new_app, ["pay", "--root", str(base), *args]).exit_code == 0
+    assert runner.invoke(new_app, ["pay", "--apps-dir", str(base), *args]).exit_code == 0
     code, data, _ = catalog(tmp_path)
     assert code == 0
     assert [(a["name"], a["owner"], a["slo"], a["environments"]) for a in data["apps"]] == [

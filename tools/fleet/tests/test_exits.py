@@ -67,7 +67,7 @@ def test_a_wrong_flag_is_a_usage_error_on_every_command(args: list[str]) -> None
             "https://r.x",
             "--repo",
             "https://g.x",
-            "--root",
+            "--apps-dir",
             "/nonexistent/apps",
             "shop",
         ],
