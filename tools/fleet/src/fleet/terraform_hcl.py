@@ -69,7 +69,7 @@ class Block:
     kind: str  # terraform, provider, variable, locals, module, resource, data, output
     labels: tuple[str, ...]
     body: Body
-    file: str  # relative to the repository root
+    file: str  # relative to the tree's root: the repository (load_tree) or the stack (load_stack)
 
     @property
     def where(self) -> str:

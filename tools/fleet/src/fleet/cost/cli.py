@@ -37,11 +37,11 @@ from fleet.cost.options import (
     TaxRateOpt,
     TaxScopeOpt,
     build_usage,
-    parse_date,
 )
 from fleet.cost.pricing import Pricing, load_pricing, pricing_label
 from fleet.cost.report import item_json, price_warnings, provenance_json, usage_json, warn
 from fleet.datafiles import DataFileError
+from fleet.dates import parse_day
 from fleet.exits import die
 from fleet.output import emit
 
@@ -145,7 +145,7 @@ def estimate_command(
     price's source and the date it was checked (a warning when that is more than 90 days before --date)."""
     pricing = _pricing(pricing_file)
     try:
-        day = parse_date(on)
+        day = parse_day(on)
         usage = build_usage(
             pricing,
             hours_per_day=hours_per_day,

@@ -44,13 +44,13 @@ from fleet.cost.options import (
     TaxScopeOpt,
     check_period,
     flags_shape,
-    parse_date,
     parse_extras,
     shape_usage,
 )
 from fleet.cost.pricing import Pricing, load_pricing, pricing_label, resolve_pricing
 from fleet.cost.report import item_json, price_warnings, provenance_json, usage_json, warn
 from fleet.datafiles import DataFileError, describe, packaged
+from fleet.dates import parse_day
 from fleet.exits import die
 from fleet.output import emit
 
@@ -278,7 +278,7 @@ def compare_command(
     if not a and not b:
         die("give --a and/or --b KEY=VALUE: with neither, both sides are the same shape", exits.BAD_INPUT)
     try:
-        day = parse_date(on)
+        day = parse_day(on)
         check_period(days, hours)
         shared = flags_shape(
             hours_per_day=hours_per_day, days=days, hours=hours, instance_type=instance_type, capacity=capacity,

@@ -7,7 +7,6 @@ whether it comes from these flags, from a claims file (`cost audit`) or from `co
 
 from __future__ import annotations
 
-from datetime import date
 from enum import StrEnum
 from pathlib import Path
 from typing import Annotated
@@ -17,7 +16,6 @@ from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
 
 from fleet.cost.model import Usage, usage_from_defaults
 from fleet.cost.pricing import Capacity, LoadBalancer, Pricing, TaxScope
-from fleet.dates import parse_day
 
 
 class CapacityChoice(StrEnum):
@@ -71,11 +69,6 @@ DateOpt = Annotated[
     str | None,
     typer.Option("--date", help="Date of the estimate (YYYY-MM-DD), for the age of each price; default today, UTC."),
 ]
-
-
-def parse_date(value: str | None) -> date:
-    """`--date`: today (UTC) when not given. Raises ValueError naming the flag and the value (fleet.dates)."""
-    return parse_day(value, "--date")
 
 
 def parse_extras(values: list[str] | None) -> tuple[tuple[str, float], ...]:

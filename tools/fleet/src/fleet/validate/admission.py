@@ -13,18 +13,11 @@ from dataclasses import dataclass
 from typing import Any
 
 from fleet.validate.cel_k8s import CelError, Program, to_cel
+from fleet.validate.shapes import as_dict, as_list
 
 VAP_GROUP = "admissionregistration.k8s.io"
 NS_NAME_LABEL = "kubernetes.io/metadata.name"  # the API server sets it on every Namespace
 EVAL_ERROR = "evaluation error (failurePolicy Fail denies)"
-
-
-def _dict(value: Any) -> dict[str, Any]:
-    return value if isinstance(value, dict) else {}
-
-
-def _list(value: Any) -> list[Any]:
-    return value if isinstance(value, list) else []
 
 
 def resource_of(kind: str) -> str:
@@ -43,26 +36,26 @@ def _in(values: list[Any], value: str) -> bool:
 
 def _rule_matches(rule: dict[str, Any], obj: dict[str, Any]) -> bool:
     group, _, version = str(obj.get("apiVersion", "")).rpartition("/")
-    resources = [str(r) for r in _list(rule.get("resources"))]
+    resources = [str(r) for r in as_list(rule.get("resources"))]
     # Subresource rules (pods/ephemeralcontainers) do not select the object itself.
     plain = [r for r in resources if "/" not in r or r == "*/*"]
-    names = [str(n) for n in _list(rule.get("resourceNames"))]
+    names = [str(n) for n in as_list(rule.get("resourceNames"))]
     return (
-        _in(_list(rule.get("apiGroups")), group)
-        and _in(_list(rule.get("apiVersions")), version)
-        and _in(_list(rule.get("operations")), "CREATE")
+        _in(as_list(rule.get("apiGroups")), group)
+        and _in(as_list(rule.get("apiVersions")), version)
+        and _in(as_list(rule.get("operations")), "CREATE")
         and any(r in ("*", "*/*") or r == resource_of(str(obj.get("kind", ""))) for r in plain)
-        and (not names or str(_dict(obj.get("metadata")).get("name")) in names)
+        and (not names or str(as_dict(obj.get("metadata")).get("name")) in names)
     )
 
 
 def selector_matches(selector: Any, labels: dict[str, str]) -> bool:
     """A metav1.LabelSelector; absent or empty selects everything."""
-    sel = _dict(selector)
-    if any(labels.get(k) != str(v) for k, v in _dict(sel.get("matchLabels")).items()):
+    sel = as_dict(selector)
+    if any(labels.get(k) != str(v) for k, v in as_dict(sel.get("matchLabels")).items()):
         return False
-    for expr in _list(sel.get("matchExpressions")):
-        key, op, values = str(expr.get("key")), str(expr.get("operator")), [str(v) for v in _list(expr.get("values"))]
+    for expr in as_list(sel.get("matchExpressions")):
+        key, op, values = str(expr.get("key")), str(expr.get("operator")), [str(v) for v in as_list(expr.get("values"))]
         ok = {
             "In": key in labels and labels[key] in values,
             "NotIn": key not in labels or labels[key] not in values,
@@ -75,24 +68,24 @@ def selector_matches(selector: Any, labels: dict[str, str]) -> bool:
 
 
 def _labels(obj: dict[str, Any] | None) -> dict[str, str]:
-    return {str(k): str(v) for k, v in _dict(_dict(_dict(obj).get("metadata")).get("labels")).items()}
+    return {str(k): str(v) for k, v in as_dict(as_dict(as_dict(obj).get("metadata")).get("labels")).items()}
 
 
 def namespace_object(name: str, namespaces: dict[str, dict[str, Any]]) -> dict[str, Any]:
     """The rendered Namespace with the label the API server adds; a synthetic one for default, kube-system..."""
     ns = namespaces.get(name) or {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": name}}
-    meta = dict(_dict(ns.get("metadata")))
+    meta = dict(as_dict(ns.get("metadata")))
     meta["labels"] = {**_labels(ns), NS_NAME_LABEL: name}
     return {**ns, "metadata": meta}
 
 
 def resources_match(match: Any, obj: dict[str, Any], ns_obj: dict[str, Any] | None) -> bool:
     """matchConstraints or a binding's matchResources against one object (ns_obj None: cluster-scoped)."""
-    m = _dict(match)
-    rules = _list(m.get("resourceRules"))
-    if rules and not any(_rule_matches(_dict(r), obj) for r in rules):
+    m = as_dict(match)
+    rules = as_list(m.get("resourceRules"))
+    if rules and not any(_rule_matches(as_dict(r), obj) for r in rules):
         return False
-    if any(_rule_matches(_dict(r), obj) for r in _list(m.get("excludeResourceRules"))):
+    if any(_rule_matches(as_dict(r), obj) for r in as_list(m.get("excludeResourceRules"))):
         return False
     if not selector_matches(m.get("objectSelector"), _labels(obj)):
         return False
@@ -113,26 +106,26 @@ class Policy:
 
     def __init__(self, doc: dict[str, Any], bindings: list[dict[str, Any]]) -> None:
         self.doc = doc
-        self.name = str(_dict(doc.get("metadata")).get("name", "?"))
-        spec = _dict(doc.get("spec"))
+        self.name = str(as_dict(doc.get("metadata")).get("name", "?"))
+        spec = as_dict(doc.get("spec"))
         self.spec = spec
         self.bindings = bindings
         self.uses_params = bool(spec.get("paramKind"))
         self.problems: list[str] = []  # compile errors: every object the policy selects is denied for them
-        self.conditions = [self._compile(c, "matchConditions") for c in _list(spec.get("matchConditions"))]
-        self.variables = [(str(v.get("name")), self._compile(v, "variables")) for v in _list(spec.get("variables"))]
+        self.conditions = [self._compile(c, "matchConditions") for c in as_list(spec.get("matchConditions"))]
+        self.variables = [(str(v.get("name")), self._compile(v, "variables")) for v in as_list(spec.get("variables"))]
         self.validations = [
             (
                 self._compile(v, "validations"),
                 str(v.get("message") or ""),
                 self._compile_text(v.get("messageExpression")),
             )
-            for v in _list(spec.get("validations"))
+            for v in as_list(spec.get("validations"))
         ]
 
     def _compile(self, item: Any, where: str) -> Program | None:
         try:
-            return Program(str(_dict(item).get("expression", "")))
+            return Program(str(as_dict(item).get("expression", "")))
         except CelError as exc:
             self.problems.append(f"{where}: {exc}")
             return None
@@ -144,16 +137,16 @@ class Policy:
         """The policy's constraints and at least one binding with validationActions that act (Deny, Warn...)."""
         if not resources_match(self.spec.get("matchConstraints"), obj, ns_obj):
             return False
-        return any(resources_match(_dict(b.get("spec")).get("matchResources"), obj, ns_obj) for b in self.bindings)
+        return any(resources_match(as_dict(b.get("spec")).get("matchResources"), obj, ns_obj) for b in self.bindings)
 
     def denies_on_bind(self) -> bool:
         """Whether any binding denies (validationActions Deny); Warn/Audit-only bindings only report."""
-        return any("Deny" in _list(_dict(b.get("spec")).get("validationActions")) for b in self.bindings)
+        return any("Deny" in as_list(as_dict(b.get("spec")).get("validationActions")) for b in self.bindings)
 
     def evaluate(self, obj: dict[str, Any], ns_obj: dict[str, Any] | None) -> Verdict:
         if self.problems:
             return Verdict(True, tuple(f"{EVAL_ERROR}: {p}" for p in self.problems))
-        meta = _dict(obj.get("metadata"))
+        meta = as_dict(obj.get("metadata"))
         request = {
             "operation": "CREATE",
             "kind": {"kind": obj.get("kind"), "version": str(obj.get("apiVersion", "")).rpartition("/")[2]},
@@ -211,10 +204,10 @@ def load_policies(docs: list[dict[str, Any]]) -> list[Policy]:
     bindings: dict[str, list[dict[str, Any]]] = {}
     for doc in docs:
         if doc.get("kind") == "ValidatingAdmissionPolicyBinding":
-            name = str(_dict(doc.get("spec")).get("policyName"))
+            name = str(as_dict(doc.get("spec")).get("policyName"))
             bindings.setdefault(name, []).append(doc)
     return [
-        Policy(doc, bindings.get(str(_dict(doc.get("metadata")).get("name")), []))
+        Policy(doc, bindings.get(str(as_dict(doc.get("metadata")).get("name")), []))
         for doc in docs
         if doc.get("kind") == "ValidatingAdmissionPolicy" and str(doc.get("apiVersion", "")).startswith(VAP_GROUP)
     ]

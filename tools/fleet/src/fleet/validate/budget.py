@@ -45,6 +45,7 @@ from fleet.terraform_hcl import INFRA_DIR, decode_embedded, load_tree
 from fleet.validate.base import Check, CheckResult, Context
 from fleet.validate.policies import ClusterView, cluster_views
 from fleet.validate.render import cluster_vars, render_all
+from fleet.validate.shapes import as_dict
 
 CLUSTER = "staging"
 DEFAULT_INSTANCE_TYPE = "t3.large"
@@ -52,10 +53,6 @@ BUFFER = 2  # free slots for a rolling update's surge pod and a debug pod
 CHART_TABLE = Path("k8s/infrastructure/controllers/chart-pods.yaml")
 INSTANCE_TYPE_LABEL = "node.kubernetes.io/instance-type"
 TERRAFORM_CLUSTER_MODULE = Path("infrastructure/modules/cluster")
-
-
-def _dict(value: Any) -> dict[str, Any]:
-    return value if isinstance(value, dict) else {}
 
 
 def node_instance_type(docs: list[dict[str, Any]], variables: dict[str, str]) -> tuple[str, str]:
@@ -66,9 +63,9 @@ def node_instance_type(docs: list[dict[str, Any]], variables: dict[str, str]) ->
     allowed: list[str] = []
     for doc in docs:
         if doc.get("kind") == "NodePool" and str(doc.get("apiVersion", "")).startswith("karpenter.sh/"):
-            spec = _dict(_dict(_dict(doc.get("spec")).get("template")).get("spec"))
+            spec = as_dict(as_dict(as_dict(doc.get("spec")).get("template")).get("spec"))
             for req in spec.get("requirements") or []:
-                if _dict(req).get("key") == INSTANCE_TYPE_LABEL and req.get("operator") == "In":
+                if as_dict(req).get("key") == INSTANCE_TYPE_LABEL and req.get("operator") == "In":
                     allowed += [str(v) for v in req.get("values") or [] if str(v) in table.instance_types]
     if allowed:
         smallest = min(allowed, key=lambda t: max_pods(table, t).max_pods)
@@ -86,20 +83,20 @@ def kubelet_max_pods(docs: list[dict[str, Any]]) -> tuple[int | None, list[str]]
     unset: list[str] = []
     for doc in docs:
         if doc.get("kind") == "EC2NodeClass" and str(doc.get("apiVersion", "")).startswith("karpenter.k8s.aws/"):
-            value = _dict(_dict(doc.get("spec")).get("kubelet")).get("maxPods")
+            value = as_dict(as_dict(doc.get("spec")).get("kubelet")).get("maxPods")
             if isinstance(value, int) and value > 0:
                 values.append(value)
             else:
-                unset.append(str(_dict(doc.get("metadata")).get("name")))
+                unset.append(str(as_dict(doc.get("metadata")).get("name")))
     return (min(values) if values else None), unset
 
 
 def addon_pod_requests(addon: Any) -> Requests | None:
     """What one pod of an add-on requests when its Terraform `configuration_values` sets `resources` (the EKS
     add-on schema for coredns and kube-proxy has it), else None: system-pods.yaml's figure stands."""
-    raw = _dict(addon).get("configuration_values")
+    raw = as_dict(addon).get("configuration_values")
     config = decode_embedded(raw) if isinstance(raw, str) else None
-    return block_requests(_dict(config).get("resources")) if isinstance(config, dict) else None
+    return block_requests(as_dict(config).get("resources")) if isinstance(config, dict) else None
 
 
 def terraform_addons(root: Path) -> tuple[list[str] | None, list[str]]:
@@ -137,9 +134,9 @@ def terraform_addon_map(root: Path) -> tuple[list[str] | None, dict[str, Request
 
 def _pod_requests_of(docs: list[dict[str, Any]], namespace: str, kind: str, name: str) -> Requests:
     for doc in docs:
-        meta = _dict(doc.get("metadata"))
+        meta = as_dict(doc.get("metadata"))
         if doc.get("kind") == kind and meta.get("name") == name and str(meta.get("namespace")) == namespace:
-            return pod_requests(_dict(_dict(_dict(doc.get("spec")).get("template")).get("spec")))[0]
+            return pod_requests(as_dict(as_dict(as_dict(doc.get("spec")).get("template")).get("spec")))[0]
     return Requests()
 
 
@@ -159,7 +156,7 @@ def canary_extra(docs: list[dict[str, Any]]) -> list[tuple[str, int]]:
 
 def _canaries(docs: list[dict[str, Any]]) -> list[tuple[str, int, str, str]]:
     hpas = {
-        (str(_dict(d.get("metadata")).get("namespace")), str(_dict(d.get("metadata")).get("name"))): d
+        (str(as_dict(d.get("metadata")).get("namespace")), str(as_dict(d.get("metadata")).get("name"))): d
         for d in docs
         if d.get("kind") == "HorizontalPodAutoscaler"
     }
@@ -167,12 +164,12 @@ def _canaries(docs: list[dict[str, Any]]) -> list[tuple[str, int, str, str]]:
     for doc in docs:
         if doc.get("kind") != "Canary" or not str(doc.get("apiVersion", "")).startswith("flagger.app/"):
             continue
-        meta, spec = _dict(doc.get("metadata")), _dict(doc.get("spec"))
+        meta, spec = as_dict(doc.get("metadata")), as_dict(doc.get("spec"))
         ns = str(meta.get("namespace"))
-        hpa = hpas.get((ns, str(_dict(spec.get("autoscalerRef")).get("name"))))
-        low = _dict(_dict(hpa).get("spec")).get("minReplicas", 1)
+        hpa = hpas.get((ns, str(as_dict(spec.get("autoscalerRef")).get("name"))))
+        low = as_dict(as_dict(hpa).get("spec")).get("minReplicas", 1)
         pods = low if isinstance(low, int) and low > 0 else 1
-        target = str(_dict(spec.get("targetRef")).get("name"))
+        target = str(as_dict(spec.get("targetRef")).get("name"))
         extra.append((f"Canary {ns}/{meta.get('name')}: canary Deployment during analysis", pods, ns, target))
     return extra
 
@@ -191,8 +188,8 @@ def scan_rendered(
     notes: list[str] = []
     kept = []
     for doc in docs:
-        if doc.get("kind") == "HelmRelease" and _dict(doc.get("spec")).get("suspend") is True:
-            meta = _dict(doc.get("metadata"))
+        if doc.get("kind") == "HelmRelease" and as_dict(doc.get("spec")).get("suspend") is True:
+            meta = as_dict(doc.get("metadata"))
             notes.append(f"HelmRelease {meta.get('namespace')}/{meta.get('name')} is suspended: not counted")
             continue
         kept.append(doc)

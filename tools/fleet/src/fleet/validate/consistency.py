@@ -22,6 +22,7 @@ from fleet.k8s_yaml import iter_yaml_files, load_documents
 from fleet.validate.base import Check, CheckResult, Context
 from fleet.validate.policies import ClusterView, cluster_views
 from fleet.validate.render import render_all
+from fleet.validate.shapes import as_dict, as_list
 
 # SemVer 2.0 with Helm's optional leading "v"; anything else (~1.2, ^1, 1.x, >=1, *) is a range.
 EXACT_VERSION = re.compile(r"^v?\d+\.\d+\.\d+(-[0-9A-Za-z.-]+)?(\+[0-9A-Za-z.-]+)?$")
@@ -31,31 +32,23 @@ RESOURCES = ("cpu", "memory")
 POLICY_FIXTURES = "policies/tests"
 
 
-def _dict(value: Any) -> dict[str, Any]:
-    return value if isinstance(value, dict) else {}
-
-
-def _list(value: Any) -> list[Any]:
-    return value if isinstance(value, list) else []
-
-
 def pod_spec(doc: dict[str, Any]) -> dict[str, Any] | None:
-    kind, spec = doc.get("kind"), _dict(doc.get("spec"))
+    kind, spec = doc.get("kind"), as_dict(doc.get("spec"))
     if kind not in WORKLOAD_KINDS:
         return None
     if kind == "Pod":
         return spec
     if kind == "CronJob":
-        spec = _dict(_dict(spec.get("jobTemplate")).get("spec"))
-    return _dict(_dict(spec.get("template")).get("spec"))
+        spec = as_dict(as_dict(spec.get("jobTemplate")).get("spec"))
+    return as_dict(as_dict(spec.get("template")).get("spec"))
 
 
 def _containers(spec: dict[str, Any]) -> list[dict[str, Any]]:
-    return [_dict(c) for key in CONTAINER_LISTS for c in _list(spec.get(key))]
+    return [as_dict(c) for key in CONTAINER_LISTS for c in as_list(spec.get(key))]
 
 
 def _key(doc: dict[str, Any]) -> tuple[str, str]:
-    meta = _dict(doc.get("metadata"))
+    meta = as_dict(doc.get("metadata"))
     return str(meta.get("namespace") or ""), str(meta.get("name") or "")
 
 
@@ -67,9 +60,9 @@ def canary_findings(view: ClusterView) -> tuple[list[str], int]:
     canaries = [(w, d) for w, d in view.objects if d.get("kind") == "Canary"]
     for where, canary in canaries:
         ns = _key(canary)[0]
-        spec = _dict(canary.get("spec"))
-        service = _dict(spec.get("service"))
-        target = str(_dict(spec.get("targetRef")).get("name"))
+        spec = as_dict(canary.get("spec"))
+        service = as_dict(spec.get("service"))
+        target = str(as_dict(spec.get("targetRef")).get("name"))
         port, target_port = service.get("port"), service.get("targetPort", service.get("port"))
         deployment = by_kind.get("Deployment", {}).get((ns, target))
         if deployment is None:
@@ -78,7 +71,7 @@ def canary_findings(view: ClusterView) -> tuple[list[str], int]:
         ports = {
             str(p.get("name")): p.get("containerPort")
             for c in _containers(pod_spec(deployment) or {})
-            for p in map(_dict, _list(c.get("ports")))
+            for p in map(as_dict, as_list(c.get("ports")))
         }
         numbers = set(ports.values())
         resolved = ports.get(target_port) if isinstance(target_port, str) else target_port
@@ -91,7 +84,7 @@ def canary_findings(view: ClusterView) -> tuple[list[str], int]:
         svc = by_kind.get("Service", {}).get((ns, name))
         if svc is None:
             continue  # Flagger creates the Service from spec.service; nothing to disagree with
-        svc_ports = [_dict(p) for p in _list(_dict(svc.get("spec")).get("ports"))]
+        svc_ports = [as_dict(p) for p in as_list(as_dict(svc.get("spec")).get("ports"))]
         match = next((p for p in svc_ports if p.get("port") == port), None)
         if match is None:
             shown = [p.get("port") for p in svc_ports]
@@ -115,16 +108,16 @@ def chart_findings(view: ClusterView) -> tuple[list[str], int]:
         if doc.get("kind") != "HelmRelease":
             continue
         count += 1
-        spec = _dict(doc.get("spec"))
-        chart = _dict(_dict(spec.get("chart")).get("spec"))
-        ref = _dict(spec.get("chartRef"))
+        spec = as_dict(doc.get("spec"))
+        chart = as_dict(as_dict(spec.get("chart")).get("spec"))
+        ref = as_dict(spec.get("chartRef"))
         if chart:
             version = chart.get("version")
             if version is None or not EXACT_VERSION.match(str(version)):
                 errors.append(f"{where}: chart {chart.get('chart')} version {version!r} is not an exact version")
         elif ref.get("kind") == "OCIRepository":
             repo = oci.get((str(ref.get("namespace") or _key(doc)[0]), str(ref.get("name"))))
-            oref = _dict(_dict(_dict(repo).get("spec")).get("ref"))
+            oref = as_dict(as_dict(as_dict(repo).get("spec")).get("ref"))
             if repo is None:
                 errors.append(f"{where}: chartRef OCIRepository {ref.get('name')} is not in the rendered output")
             elif not (oref.get("digest") or EXACT_VERSION.match(str(oref.get("tag", "")))):
@@ -172,7 +165,7 @@ def kustomize_image_tags(directory: Path) -> dict[str, str]:
                 docs = load_documents(path)
             except (OSError, yaml.YAMLError):
                 return {}
-            images = _dict(docs[0] if docs else {}).get("images") or []
+            images = as_dict(docs[0] if docs else {}).get("images") or []
             return {
                 str(i.get("name")): str(i.get("digest") or i.get("newTag") or "")
                 for i in images
@@ -198,12 +191,12 @@ def image_findings(root: Path) -> tuple[list[str], int]:
             continue  # yamllint reports it
         for doc in docs:
             found: list[str] = []
-            _walk_images(doc, found, values=_dict(doc).get("kind") == "HelmRelease")
+            _walk_images(doc, found, values=as_dict(doc).get("kind") == "HelmRelease")
             for image in found:
                 # `image: name` in a file whose kustomization pins that name: the build gives it the tag.
                 problem = None if overrides.get(image) else image_problem(image)
                 if problem:
-                    what = f"{_dict(doc).get('kind')} {_key(_dict(doc))[1]}"
+                    what = f"{as_dict(doc).get('kind')} {_key(as_dict(doc))[1]}"
                     errors.append(f"{path.relative_to(root)}: {what}: image {image} {problem}")
     return errors, len(files)
 
@@ -217,9 +210,9 @@ def resource_findings(view: ClusterView) -> tuple[list[str], int]:
             continue
         for container in _containers(spec):
             count += 1
-            res = _dict(container.get("resources"))
+            res = as_dict(container.get("resources"))
             missing = [
-                f"{part}.{r}" for part in ("requests", "limits") for r in RESOURCES if r not in _dict(res.get(part))
+                f"{part}.{r}" for part in ("requests", "limits") for r in RESOURCES if r not in as_dict(res.get(part))
             ]
             if missing:
                 errors.append(f"{where}: container {container.get('name')} lacks resources {', '.join(missing)}")

